@@ -1,0 +1,34 @@
+# Fresh-machine entry points: `make demo` (the flagship example) and `make test`.
+# Both create .venv and install from hash-locked requirement files (see requirements/).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url
+
+.PHONY: demo test bench lock clean
+
+demo: $(VENV)/.demo-installed
+	$(PY) examples/trace_and_feedback.py
+
+test: $(VENV)/.test-installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.test-installed
+	$(PY) benchmarks/graph_overhead.py
+
+$(VENV)/.demo-installed: requirements/demo.lock pyproject.toml scripts/setup_env.sh
+	PYTHON=$(PYTHON) scripts/setup_env.sh requirements/demo.lock
+	touch $@
+
+$(VENV)/.test-installed: requirements/test.lock pyproject.toml scripts/setup_env.sh
+	PYTHON=$(PYTHON) scripts/setup_env.sh requirements/test.lock
+	touch $@
+
+# Re-resolve the locks (needs the dev extra installed: pip-tools).
+lock:
+	$(COMPILE) -o requirements/demo.lock pyproject.toml requirements/build.in
+	$(COMPILE) --extra dev --extra torch --find-links /opt/wheels -o requirements/test.lock \
+		pyproject.toml requirements/build.in requirements/torch-cpu.in
+
+clean:
+	rm -rf $(VENV) .pytest_cache

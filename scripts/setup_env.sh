@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv and install exactly what a lock file names, every file checked against its hash.
+# Usage: scripts/setup_env.sh requirements/test.lock
+set -euo pipefail
+lock="$1"
+cd "$(dirname "$0")/.."
+python="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$lock"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+
+# Rendering traces needs Graphviz's `dot` (Debian package `graphviz`): install it when we can.
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's graphviz for trace rendering..."
+    (apt-get install -y -qq graphviz >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq graphviz >/dev/null 2>&1; }) \
+      || echo "warning: could not install graphviz; trace rendering will say what to install" >&2
+  else
+    echo "note: Graphviz's 'dot' is missing; install Debian's 'graphviz' package to render traces" >&2
+  fi
+fi

@@ -1,0 +1,142 @@
+"""Module: a trainable workflow that knows its parameters and can save and load them."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Tuple, Union
+
+from .bundle import _CODE_KEY, Bundle
+from .kinds import is_tensor
+from .nodes import Parameter
+from .serialize import assign_in_place, decode_value, encode_value, write_json_atomic
+
+FORMAT = "trace_opt.module"
+VERSION = 1
+
+
+class Module:
+    """Base class for trainable workflows, like ``torch.nn.Module``.
+
+    Parameters are found in attributes, in lists, tuples and dicts held by attributes, in
+    nested modules, and as the code of trainable method bundles (one per instance).
+    """
+
+    def __init__(self) -> None:  # keeps ``super().__init__()`` in subclasses valid
+        pass
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter) and value._auto_named:
+            value.name, value._auto_named = name, False
+        object.__setattr__(self, name, value)
+
+    # -- parameters --------------------------------------------------------------------
+    def named_parameters(self) -> List[Tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs; a parameter reachable twice is listed once."""
+        found: List[Tuple[str, Parameter]] = []
+        _collect("", self, found, set(), set())
+        return found
+
+    def parameters(self) -> List[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Name -> a copy of the current value (tensors detached and cloned)."""
+        return {name: (p.data.detach().clone() if is_tensor(p.data) else copy.deepcopy(p.data))
+                for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> None:
+        """Validate every value first, then assign all in place; on any error nothing changes."""
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict() needs a dict of name -> value, got {type(state).__name__}")
+        params = dict(self.named_parameters())
+        missing = sorted(params.keys() - state.keys())
+        unknown = sorted(state.keys() - params.keys())
+        if strict and (missing or unknown):
+            raise ValueError(f"parameter names do not match {type(self).__name__}: "
+                             f"missing {missing or 'none'}, unknown {unknown or 'none'}")
+        checked, errors = {}, []
+        for name, value in state.items():
+            if name in params:
+                try:
+                    checked[name] = params[name].validate(value)
+                except ValueError as exc:
+                    errors.append(f"{name}: {exc}")
+        if errors:
+            raise ValueError("invalid values, nothing was loaded: " + "; ".join(errors))
+        for name, value in checked.items():
+            assign_in_place(params[name], value)
+
+    # -- files -------------------------------------------------------------------------
+    def save(self, path: Union[str, Path]) -> Path:
+        """Write every parameter to a JSON file, atomically."""
+        document = {
+            "format": FORMAT,
+            "version": VERSION,
+            "module": type(self).__qualname__,
+            "parameters": {name: {"kind": p.kind, "value": encode_value(p.data)}
+                           for name, p in self.named_parameters()},
+        }
+        return write_json_atomic(path, document)
+
+    def load(self, path: Union[str, Path]) -> None:
+        """Load a file written by save() into the existing parameter objects (so optimizers
+        built before keep working). A mismatch raises ValueError and changes nothing."""
+        path = Path(path)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not a trace_opt module file: {exc}") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a trace_opt module file (format {FORMAT!r} expected)")
+        entries = document.get("parameters")
+        if not isinstance(entries, dict):
+            raise ValueError(f"{path} has no 'parameters' table")
+        params = dict(self.named_parameters())
+        wrong_kind = [f"{name} is {entry.get('kind')!r} in the file but {params[name].kind!r} here"
+                      for name, entry in entries.items() if name in params and entry.get("kind") != params[name].kind]
+        if wrong_kind:
+            raise ValueError(f"{path}: " + "; ".join(wrong_kind))
+        self.load_state_dict({name: decode_value(entry.get("value")) for name, entry in entries.items()})
+
+
+def _collect(prefix: str, value: Any, found: list, seen_params: set, seen_containers: set) -> None:
+    if isinstance(value, Parameter):
+        if value not in seen_params:
+            seen_params.add(value)
+            if value._auto_named:
+                value.name, value._auto_named = prefix.rstrip("."), False
+            found.append((prefix.rstrip("."), value))
+        return
+    if not isinstance(value, (Module, list, tuple, dict)) or id(value) in seen_containers:
+        return
+    seen_containers.add(id(value))
+    if isinstance(value, Module):
+        for name, attr in vars(value).items():
+            if not name.startswith(_CODE_KEY):  # code slots are reached through their methods below
+                _collect(f"{prefix}{name}.", attr, found, seen_params, seen_containers)
+        for name, method in _trainable_methods(type(value)):
+            _collect(f"{prefix}{name}.", method.code_parameter(value), found, seen_params, seen_containers)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _collect(f"{prefix}{key}.", item, found, seen_params, seen_containers)
+    else:
+        for index, item in enumerate(value):
+            _collect(f"{prefix}{index}.", item, found, seen_params, seen_containers)
+
+
+def _trainable_methods(cls: type) -> List[Tuple[str, Bundle]]:
+    methods: Dict[str, Bundle] = {}
+    for klass in reversed(cls.__mro__):
+        for name, attr in vars(klass).items():
+            if isinstance(attr, Bundle):
+                methods[name] = attr
+            elif name in methods:
+                del methods[name]  # overridden by a plain attribute
+    return [(name, b) for name, b in methods.items() if b.trainable]

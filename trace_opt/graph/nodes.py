@@ -1,0 +1,279 @@
+"""Nodes of a trace: values that remember where they came from.
+
+A node holds a value and the tuple of nodes it was computed from (its parents); nothing
+else points at it, so a graph lives exactly as long as something holds its output.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from . import operators as ops
+from .context import _tracing
+from .errors import TraceExecutionError
+from .feedback import FeedbackRecord
+from .kinds import Spec
+
+
+class Node:
+    """A value in a trace. Python operations on it are traced (``a + b`` makes a MessageNode
+    whose parents are ``a`` and ``b``); ``.data`` is the plain value."""
+
+    __slots__ = ("_data", "name", "parents", "_description", "__weakref__")
+    trainable = False
+
+    def __init__(self, value: Any, name: Optional[str] = None, description: Optional[str] = None) -> None:
+        self._data = value._data if isinstance(value, Node) else value
+        self.name = name or "value"
+        self.parents: Tuple[Node, ...] = ()
+        self._description = description
+
+    @property
+    def data(self) -> Any:
+        return self._data
+
+    @property
+    def description(self) -> str:
+        return self._description or ""
+
+    def backward(self, feedback: Any = None, *, propagator: Any = None) -> None:
+        """Send feedback about this output to every parameter that influenced it."""
+        from .backward import backward
+
+        backward(self, feedback, propagator=propagator)
+
+    # -- plain-Python protocols: these must return plain values -----------------------
+    __hash__ = object.__hash__  # identity, so nodes work as dict keys and set members
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, item: Any) -> bool:
+        return (item._data if isinstance(item, Node) else item) in self._data
+
+    def __index__(self) -> int:
+        return self._data.__index__()
+
+    def __int__(self) -> int:
+        return int(self._data)
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __str__(self) -> str:
+        return str(self._data)
+
+    def __format__(self, spec: str) -> str:
+        return format(self._data, spec)
+
+    def __repr__(self) -> str:
+        text = repr(self._data)
+        if len(text) > 80:
+            text = text[:77] + "..."
+        return f"{type(self).__name__}({self.name!r}, data={text})"
+
+    def __iter__(self) -> Iterator["Node"]:
+        # Each item is a traced x[i]; dicts, sets and other iterables go through a traced list(x).
+        seq = self if isinstance(self._data, (list, tuple, str)) else apply(ops.CALL, (list, self))
+        return (apply(ops.GETITEM, (seq, i)) for i in range(len(seq._data)))
+
+    # -- traced forms ------------------------------------------------------------------
+    def len(self) -> "Node":
+        """Traced ``len``: Python requires ``len(node)`` to return an int, so this is the node form."""
+        return apply(ops.LEN, (self,))
+
+    def getattr(self, name: Any) -> "Node":
+        """Traced attribute access, explicit form."""
+        return apply(ops.GETATTR, (self, name))
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> "Node":
+        """Traced method call on the data: ``n.call("upper")`` is ``n.data.upper()`` traced."""
+        return apply(ops.CALL, (self.getattr(name),) + args, kwargs)
+
+    def __getattr__(self, name: str) -> "Node":
+        # Only reached for names a Node does not define: fall back to the data's attribute.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        data = self._data
+        if not hasattr(data, name):
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}, nor does its data ({type(data).__name__})")
+        return apply(ops.GETATTR, (self, name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "Node":
+        return apply(ops.CALL, (self,) + args, kwargs)
+
+    def __getitem__(self, key: Any) -> "Node":
+        return apply(ops.GETITEM, (self, key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise TypeError("nodes are records of what happened and cannot be changed in place; compute a new value (a bundle) instead")
+
+    def __add__(self, o): return apply(ops.ADD, (self, o))
+    def __radd__(self, o): return apply(ops.ADD, (o, self))
+    def __sub__(self, o): return apply(ops.SUB, (self, o))
+    def __rsub__(self, o): return apply(ops.SUB, (o, self))
+    def __mul__(self, o): return apply(ops.MUL, (self, o))
+    def __rmul__(self, o): return apply(ops.MUL, (o, self))
+    def __truediv__(self, o): return apply(ops.TRUEDIV, (self, o))
+    def __rtruediv__(self, o): return apply(ops.TRUEDIV, (o, self))
+    def __floordiv__(self, o): return apply(ops.FLOORDIV, (self, o))
+    def __rfloordiv__(self, o): return apply(ops.FLOORDIV, (o, self))
+    def __mod__(self, o): return apply(ops.MOD, (self, o))
+    def __rmod__(self, o): return apply(ops.MOD, (o, self))
+    def __pow__(self, o): return apply(ops.POW, (self, o))
+    def __rpow__(self, o): return apply(ops.POW, (o, self))
+    def __matmul__(self, o): return apply(ops.MATMUL, (self, o))
+    def __rmatmul__(self, o): return apply(ops.MATMUL, (o, self))
+    def __lshift__(self, o): return apply(ops.LSHIFT, (self, o))
+    def __rlshift__(self, o): return apply(ops.LSHIFT, (o, self))
+    def __rshift__(self, o): return apply(ops.RSHIFT, (self, o))
+    def __rrshift__(self, o): return apply(ops.RSHIFT, (o, self))
+    def __and__(self, o): return apply(ops.AND, (self, o))
+    def __rand__(self, o): return apply(ops.AND, (o, self))
+    def __or__(self, o): return apply(ops.OR, (self, o))
+    def __ror__(self, o): return apply(ops.OR, (o, self))
+    def __xor__(self, o): return apply(ops.XOR, (self, o))
+    def __rxor__(self, o): return apply(ops.XOR, (o, self))
+    def __eq__(self, o): return apply(ops.EQ, (self, o))  # type: ignore[override]
+    def __ne__(self, o): return apply(ops.NE, (self, o))  # type: ignore[override]
+    def __lt__(self, o): return apply(ops.LT, (self, o))
+    def __le__(self, o): return apply(ops.LE, (self, o))
+    def __gt__(self, o): return apply(ops.GT, (self, o))
+    def __ge__(self, o): return apply(ops.GE, (self, o))
+    def __neg__(self): return apply(ops.NEG, (self,))
+    def __pos__(self): return apply(ops.POS, (self,))
+    def __abs__(self): return apply(ops.ABS, (self,))
+    def __invert__(self): return apply(ops.INVERT, (self,))
+
+
+class MessageNode(Node):
+    """The output of a traced operation: ``op`` says what computed it, ``parents`` from what."""
+
+    __slots__ = ("op", "arg_names")
+
+    def __init__(self, value: Any, op: Any, parents: Tuple[Node, ...], arg_names: Optional[Tuple[str, ...]] = None,
+                 name: Optional[str] = None) -> None:
+        self._data = value
+        self.name = name or op.name
+        self.parents = parents
+        self._description = None
+        self.op = op
+        self.arg_names = arg_names
+
+    @property
+    def description(self) -> str:
+        return self._description or self.op.description
+
+    @property
+    def inputs(self) -> Dict[str, Node]:
+        """The operation's inputs by argument name."""
+        names = self.arg_names or self.op.input_names(len(self.parents))
+        return dict(zip(names, self.parents))
+
+
+class ExceptionNode(MessageNode):
+    """A traced operation that raised: ``data`` is ``"(ErrorType) message"``, ready to be feedback."""
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException, op: Any, parents: Tuple[Node, ...],
+                 arg_names: Optional[Tuple[str, ...]] = None) -> None:
+        super().__init__(f"({type(exception).__name__}) {exception}", op, parents, arg_names)
+        self.exception = exception
+
+
+class Parameter(Node):
+    """A trainable value: text, number, categorical choice, code, JSON data or a tensor.
+
+    Every new value (a user's assignment or an optimizer's proposal) is validated for the
+    parameter's kind; an invalid one raises ValueError and leaves the parameter unchanged.
+    """
+
+    __slots__ = ("spec", "constraint", "trainable", "feedback", "_auto_named")
+
+    def __init__(self, value: Any, name: Optional[str] = None, *, description: Optional[str] = None,
+                 constraint: Optional[str] = None, bounds: Optional[Sequence] = None,
+                 choices: Optional[Sequence] = None, kind: Optional[str] = None, trainable: bool = True) -> None:
+        if isinstance(value, Node):
+            raise TypeError("Parameter(value=...) takes a plain value, got a Node; pass node.data")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Parameter name must be a str, got {type(name).__name__}")
+        self.spec = Spec.infer(value, kind, bounds, choices)
+        self._data = self.spec.validate(value)
+        self.name = name or "param"
+        self._auto_named = name is None
+        self.parents = ()
+        self._description = description
+        self.constraint = constraint
+        self.trainable = bool(trainable)
+        self.feedback: List[FeedbackRecord] = []
+
+    @property
+    def data(self) -> Any:
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = self.spec.validate(value)
+
+    def validate(self, value: Any) -> Any:
+        """The value as it would be stored, or ValueError; the parameter is not changed."""
+        return self.spec.validate(value)
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def bounds(self) -> Optional[tuple]:
+        return self.spec.bounds
+
+    @property
+    def choices(self) -> Optional[tuple]:
+        return self.spec.choices
+
+    def zero_feedback(self) -> None:
+        self.feedback.clear()
+
+
+def node(value: Any, name: Optional[str] = None, description: Optional[str] = None, *,
+         trainable: bool = False, **parameter_options: Any) -> Node:
+    """Wrap a value as a node (a Node stays as it is); ``trainable=True`` makes a Parameter."""
+    if isinstance(value, Node):
+        return value
+    if trainable:
+        return Parameter(value, name, description=description, **parameter_options)
+    if parameter_options:
+        raise TypeError(f"node(): {sorted(parameter_options)} apply to trainable nodes only (trainable=True)")
+    return Node(value, name, description)
+
+
+def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]] = None) -> Node:
+    """Run one traced operation: unwrap the inputs, call, and record the result."""
+    tracing = _tracing.get()
+    values = [a._data if isinstance(a, Node) else a for a in args]
+    names = None
+    if kwargs:
+        kw_values = {k: (v._data if isinstance(v, Node) else v) for k, v in kwargs.items()}
+        names = op.input_names(len(args)) + tuple(kwargs)
+    else:
+        kw_values = {}
+    try:
+        value = op.fn(*values, **kw_values)
+    except Exception as exc:
+        parents = _as_parents(args, kwargs) if tracing else ()
+        err = ExceptionNode(exc, op, parents, names)
+        raise TraceExecutionError(f"{op.name} raised {type(exc).__name__}: {exc}", err) from exc
+    if isinstance(value, Node):
+        value = value._data
+    if not tracing:
+        return Node(value, op.name)
+    return MessageNode(value, op, _as_parents(args, kwargs), names)
+
+
+def _as_parents(args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]]) -> Tuple[Node, ...]:
+    if kwargs:
+        args = args + tuple(kwargs.values())
+    return tuple([a if isinstance(a, Node) else Node(a) for a in args])

@@ -1,0 +1,65 @@
+"""Parameter values as JSON (readable and diffable, never pickle), written atomically."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Union
+
+from .kinds import is_tensor
+
+_TENSOR = "__tensor__"
+
+
+def encode_value(value: Any) -> Any:
+    """A JSON-ready form of a parameter value; tensors become dtype, shape and nested lists."""
+    if is_tensor(value):
+        flat = value.detach().cpu()
+        return {_TENSOR: True, "dtype": str(flat.dtype).removeprefix("torch."), "shape": list(flat.shape),
+                "data": flat.tolist()}
+    return value
+
+
+def decode_value(value: Any) -> Any:
+    """Inverse of encode_value. Tensors come back on the CPU; the caller moves them."""
+    if isinstance(value, dict) and value.get(_TENSOR) is True:
+        import torch  # only a file that holds tensors needs torch
+
+        dtype = getattr(torch, value["dtype"], None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown tensor dtype {value['dtype']!r}")
+        return torch.tensor(value["data"], dtype=dtype).reshape(value["shape"])
+    return value
+
+
+def assign_in_place(parameter: Any, value: Any) -> None:
+    """Store an already validated value; a tensor is copied into the existing tensor, on its
+    device, so optimizers and autograd that hold it keep working."""
+    current = parameter._data
+    if is_tensor(current) and is_tensor(value):
+        torch = sys.modules["torch"]
+        with torch.no_grad():
+            current.copy_(value)
+    else:
+        parameter._data = value
+
+
+def write_json_atomic(path: Union[str, Path], document: Any) -> Path:
+    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, ensure_ascii=False, allow_nan=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

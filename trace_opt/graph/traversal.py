@@ -1,0 +1,72 @@
+"""Walking a trace: iterative (no recursion limit) and linear in nodes plus edges."""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List
+
+from .nodes import Node
+
+
+def topological_order(outputs: Iterable[Node]) -> List[Node]:
+    """The outputs and all their ancestors, each parent before its children."""
+    order: List[Node] = []
+    seen = set()
+    for root in outputs:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.parents))]
+        while stack:
+            current, pending = stack[-1]
+            for parent in pending:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append((parent, iter(parent.parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(current)
+    return order
+
+
+def ancestors(output: Node) -> List[Node]:
+    """The output and every node it was computed from, in no particular order (cheapest walk)."""
+    seen = {output}
+    stack = [output]
+    found = []
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        for parent in current.parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return found
+
+
+def linking_subgraph(outputs: Iterable[Node], sources: Iterable[Node]) -> List[Node]:
+    """Nodes on some path from a source to an output, parents before children.
+
+    One pass over the outputs' ancestors marks what a source reaches; the optimizer calls
+    this once per step over the union of that step's outputs and parameters.
+    """
+    reached = set(sources)
+    linked: List[Node] = []
+    for current in topological_order(outputs):
+        if current in reached or any(p in reached for p in current.parents):
+            reached.add(current)
+            linked.append(current)
+    return linked
+
+
+def unique_names(nodes: Iterable[Node]) -> Dict[Node, str]:
+    """A readable, unique label per node (``add:0``, ``add:1``, ``instructions:0``) for one export.
+
+    Labels are assigned per export rather than by a global counter, so no state outlives a graph.
+    """
+    counts: Dict[str, int] = {}
+    labels: Dict[Node, str] = {}
+    for current in nodes:
+        index = counts.get(current.name, 0)
+        counts[current.name] = index + 1
+        labels[current] = f"{current.name}:{index}"
+    return labels
