@@ -102,11 +102,12 @@ def render(output: Node, path: Union[str, Path], format: Union[str, None] = None
     order = topological_order([output])
     labels = unique_names(order)
     dot = graphviz.Digraph(graph_attr={"rankdir": "TB"}, node_attr={"fontname": "Helvetica", "fontsize": "10"})
+    ids = {current: f"n{i}" for i, current in enumerate(order)}  # labels hold ':', which dot reads as a port
     for current in order:
-        dot.node(labels[current], label=f"{_escape(labels[current])}\\n{_escape(_preview(current.data))}",
+        dot.node(ids[current], label=f"{_escape(labels[current])}\\n{_escape(_preview(current.data))}",
                  **_style(current))
         for parent in current.parents:
-            dot.edge(labels[parent], labels[current])
+            dot.edge(ids[parent], ids[current])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(dot.pipe(format=fmt))
     return path

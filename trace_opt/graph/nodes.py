@@ -276,4 +276,4 @@ def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, An
 def _as_parents(args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]]) -> Tuple[Node, ...]:
     if kwargs:
         args = args + tuple(kwargs.values())
-    return tuple([a if isinstance(a, Node) else Node(a) for a in args])
+    return tuple([a if isinstance(a, Node) else Node(a, type(a).__name__) for a in args])

@@ -1,0 +1,13 @@
+"""The README's first example runs as written."""
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_example_runs(tmp_path, monkeypatch, capsys):
+    snippet = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, str(README), "exec"), {"__name__": "readme"})
+    assert "Round the price to cents." in capsys.readouterr().out
+    assert (tmp_path / "quoter.json").exists()
