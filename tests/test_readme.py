@@ -1,5 +1,6 @@
 """The README's first example runs as written."""
 import re
+import runpy
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -7,7 +8,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     snippet = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[0]
+    script = tmp_path / "readme_example.py"
+    script.write_text(snippet)
     monkeypatch.chdir(tmp_path)
-    exec(compile(snippet, str(README), "exec"), {"__name__": "readme"})
+    runpy.run_path(str(script), run_name="readme")
     assert "Round the price to cents." in capsys.readouterr().out
     assert (tmp_path / "quoter.json").exists()
