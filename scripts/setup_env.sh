@@ -6,8 +6,10 @@ lock="$1"
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$lock"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+# (this machine's pip.conf names extra index folders that may not exist: drop pip's noise about them)
+pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+pip_install --require-hashes --no-deps -r "$lock"
+pip_install --no-deps --no-build-isolation -e .
 
 # Rendering traces needs Graphviz's `dot` (Debian package `graphviz`): install it when we can.
 if ! command -v dot >/dev/null 2>&1; then

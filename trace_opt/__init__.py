@@ -3,7 +3,10 @@
 Run a workflow (traced into a graph), send feedback on its output backward, and let
 optimizers update its parameters. Heavy dependencies (torch, litellm) load only when used.
 """
-from . import graph
+from importlib import import_module
+from typing import Any
+
+from . import graph, optim
 from .graph import (
     Bundle, ExceptionNode, Feedback, MessageNode, Module, Node, Parameter, TraceExecutionError, bundle,
     is_tracing, no_trace, node,
@@ -11,7 +14,17 @@ from .graph import (
 
 __version__ = "0.1.0"
 
+# Loaded on first use: the LLM layer and the operators that call it.
+_LAZY = {"llm": ".llm", "ops": ".ops", "sandbox": ".sandbox", "LLM": ".llm"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = import_module(_LAZY[name], __name__)
+        return module if name == _LAZY[name].lstrip(".") else getattr(module, name)
+    raise AttributeError(f"module 'trace_opt' has no attribute {name!r}")
+
 __all__ = [
     "Bundle", "ExceptionNode", "Feedback", "MessageNode", "Module", "Node", "Parameter", "TraceExecutionError",
-    "bundle", "graph", "is_tracing", "no_trace", "node", "__version__",
+    "bundle", "graph", "is_tracing", "no_trace", "node", "optim", "__version__",
 ]
