@@ -16,8 +16,9 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(PY) benchmarks/graph_overhead.py
 
-$(VENV)/.demo-installed: requirements/demo.lock pyproject.toml scripts/setup_env.sh
-	PYTHON=$(PYTHON) scripts/setup_env.sh requirements/demo.lock
+$(VENV)/.demo-installed: requirements/demo.lock requirements/model.lock pyproject.toml scripts/setup_env.sh
+	@echo "Installing the demo environment (the first time, llama.cpp compiles: about 15 minutes on 2 cores)..."
+	PYTHON=$(PYTHON) scripts/setup_env.sh requirements/demo.lock requirements/model.lock
 	touch $@
 
 $(VENV)/.test-installed: requirements/test.lock pyproject.toml scripts/setup_env.sh
@@ -26,7 +27,8 @@ $(VENV)/.test-installed: requirements/test.lock pyproject.toml scripts/setup_env
 
 # Re-resolve the locks (needs the dev extra installed: pip-tools).
 lock:
-	$(COMPILE) -o requirements/demo.lock pyproject.toml requirements/build.in
+	$(COMPILE) --extra local -o requirements/demo.lock pyproject.toml requirements/build.in
+	scripts/lock_model.sh > requirements/model.lock
 	$(COMPILE) --extra dev --extra torch --find-links /opt/wheels -o requirements/test.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Create .venv and install exactly what a lock file names, every file checked against its hash.
-# Usage: scripts/setup_env.sh requirements/test.lock
+# Usage: scripts/setup_env.sh LOCK [LOCK ...]   (each installed with --no-deps: the locks list everything)
 set -euo pipefail
-lock="$1"
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 # (this machine's pip.conf names extra index folders that may not exist: drop pip's noise about them)
 pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
-pip_install --require-hashes --no-deps -r "$lock"
+for lock in "$@"; do
+  pip_install --require-hashes --no-deps -r "$lock"
+done
 pip_install --no-deps --no-build-isolation -e .
 
 # Rendering traces needs Graphviz's `dot` (Debian package `graphviz`): install it when we can.

@@ -1,0 +1,218 @@
+"""LLMOptimizer: the flow every LLM optimizer shares.
+
+One step: gather the feedback that reached the parameters, revert code that crashed since
+the last step, ask the LLM for one or more candidate updates (the subclass builds the
+prompt), check every suggested value for its kind, and keep a candidate — the best on
+``evaluate`` when one is given, the first with a valid change otherwise. A reply that is
+unusable after the LLM layer's re-asks, or a provider failure, skips the step with the
+reason logged and reported; the parameters are then unchanged. ``BudgetExceeded`` is not
+caught: it stops the run before the call that would pass the budget.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from ...graph import ExceptionNode, Parameter
+from ..base import Optimizer
+from .suggestions import Proposal, review
+from .tokens import truncate
+
+log = logging.getLogger("trace_opt.optim")
+
+
+@dataclass
+class Candidate:
+    """One proposed update: the valid changes, every suggestion's fate, and its score if evaluated."""
+
+    changes: Dict[Parameter, Any]
+    proposals: List[Proposal]
+    score: Optional[float] = None
+    reasoning: str = ""
+
+
+@dataclass
+class StepReport:
+    """What a step did; ``updated`` maps parameter names to their new values."""
+
+    skipped: Optional[str] = None
+    candidates: List[Candidate] = field(default_factory=list)
+    chosen: Optional[int] = None
+    baseline_score: Optional[float] = None
+    updated: Dict[str, Any] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def proposals(self) -> List[Proposal]:
+        return [p for c in self.candidates for p in c.proposals]
+
+
+class LLMOptimizer(Optimizer):
+    """Base of OptoPrime, TextGrad and OPRO; subclasses implement ``propose``."""
+
+    def __init__(self, params: Any, llm: Any = None, *, num_candidates: int = 1, candidate_temperature: float = 0.8,
+                 memory_size: int = 3, objective: Optional[str] = None, defaults: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(params, defaults or {})
+        if not isinstance(num_candidates, int) or num_candidates < 1:
+            raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
+        if not isinstance(memory_size, int) or memory_size < 0:
+            raise ValueError(f"memory_size must be an int >= 0, got {memory_size!r}")
+        self._llm = llm
+        self.num_candidates = num_candidates
+        self.candidate_temperature = candidate_temperature
+        self.memory_size = memory_size
+        self.objective = objective or "Change the values of the #Variables so that the #Outputs satisfy the #Feedback."
+        self.memory: List[str] = []
+
+    def check_parameter(self, param: Any) -> None:
+        super().check_parameter(param)
+        if param.kind == "tensor":
+            raise TypeError(f"{type(self).__name__} cannot update the tensor parameter {param.name!r}; "
+                            "give it to a numeric optimizer (to.optim.Adam) or use to.optim.auto")
+
+    @property
+    def llm(self) -> Any:
+        """The LLM that proposes updates; the embedded default model when none was given."""
+        if self._llm is None:
+            from ...llm import LLM
+
+            self._llm = LLM()
+        return self._llm
+
+    # -- the step --------------------------------------------------------------------------
+    def propose(self, params: List[Parameter], count: int, notes: List[str]) -> List[Candidate]:
+        """Ask the LLM for ``count`` candidate updates of ``params`` (subclasses)."""
+        raise NotImplementedError
+
+    def step(self, evaluate: Optional[Callable[[], float]] = None) -> StepReport:
+        """Update the parameters from their feedback. ``evaluate`` (optional) scores the current
+        parameter values, higher is better: candidates are then tried and the best kept, and
+        none is kept unless it beats the current values."""
+        from ...llm import BudgetExceeded, LLMError
+
+        params = [p for p in self.parameters() if p.trainable and p.feedback]
+        if not params:
+            return self._skip("no feedback reached the parameters (call backward first)")
+        notes = self._revert_crashed_code(params)
+        try:
+            candidates = self.propose(params, self.num_candidates, notes)
+        except BudgetExceeded:
+            raise
+        except (LLMError, ValueError) as exc:
+            return self._skip(f"no usable proposal: {type(exc).__name__}: {truncate(str(exc), 300)}", notes)
+        report = StepReport(candidates=candidates, notes=notes)
+        self._choose(report, evaluate)
+        self._remember(params, report)
+        if report.chosen is not None:
+            for param, value in candidates[report.chosen].changes.items():
+                if param.kind == "code":
+                    self.state.setdefault(param, {}).update(previous=param.data, proposed=value)
+                param.data = value
+                report.updated[param.name] = value
+        for proposal in report.proposals:
+            if not proposal.accepted:
+                log.info("%s: suggestion for %s not used: %s", type(self).__name__, proposal.name, proposal.reason)
+        if not report.updated:
+            log.info("%s: step kept the parameters unchanged", type(self).__name__)
+        return report
+
+    def sample(self, count: int, ask: Callable[[Dict[str, Any]], Candidate]) -> List[Candidate]:
+        """Ask for ``count`` candidates: the first at the LLM's own settings, the others sampled, each
+        with its own seed so they differ and still replay identically. A failed candidate is
+        dropped; the step fails only when all do."""
+        from ...llm import BudgetExceeded, LLMError
+
+        candidates, error = [], None
+        for index in range(count):
+            options = {} if index == 0 else {"temperature": self.candidate_temperature, "seed": index}
+            try:
+                candidates.append(ask(options))
+            except BudgetExceeded:
+                raise
+            except LLMError as exc:
+                error = exc
+                log.info("%s: candidate %d failed: %s", type(self).__name__, index, exc)
+        if not candidates and error is not None:
+            raise error
+        return candidates
+
+    def candidate_from(self, keys: Dict[Parameter, str], values: Dict[str, Any], unknown: List[str],
+                       reasoning: str = "") -> Candidate:
+        changes, proposals = review(keys, values, unknown)
+        return Candidate(changes, proposals, reasoning=reasoning)
+
+    def _skip(self, reason: str, notes: Optional[List[str]] = None) -> StepReport:
+        log.warning("%s: step skipped: %s", type(self).__name__, reason)
+        return StepReport(skipped=reason, notes=notes or [])
+
+    def _choose(self, report: StepReport, evaluate: Optional[Callable[[], float]]) -> None:
+        usable = [i for i, c in enumerate(report.candidates) if c.changes]
+        if not usable:
+            return
+        if evaluate is None:
+            report.chosen = usable[0]
+            return
+        report.baseline_score = _score(evaluate)
+        best, best_score = None, report.baseline_score
+        for index in usable:
+            candidate = report.candidates[index]
+            previous = {p: p.data for p in candidate.changes}
+            try:
+                for param, value in candidate.changes.items():
+                    param.data = value
+                candidate.score = _score(evaluate)
+            finally:
+                for param, value in previous.items():
+                    param.data = value
+            if candidate.score > best_score:
+                best, best_score = index, candidate.score
+        report.chosen = best
+        if best is None:
+            for candidate in report.candidates:
+                for proposal in candidate.proposals:
+                    if proposal.accepted:
+                        proposal.accepted, proposal.reason = False, "did not beat the current values on evaluation"
+
+    def _revert_crashed_code(self, params: List[Parameter]) -> List[str]:
+        """Code this optimizer installed that then raised is put back; the error becomes a note."""
+        notes = []
+        for param in params:
+            state = self.state.get(param, {})
+            if param.kind != "code" or "previous" not in state or param.data != state.get("proposed"):
+                continue
+            crash = next((r.output for r in param.feedback
+                          if isinstance(r.output, ExceptionNode) and param in r.output.parents), None)
+            if crash is not None:
+                param.data = state.pop("previous")
+                state.pop("proposed", None)
+                notes.append(f"The code last proposed for {param.name} raised {crash.data}; it was reverted.")
+                log.info("%s: reverted %s after it raised %s", type(self).__name__, param.name, crash.data)
+        return notes
+
+    def _remember(self, params: List[Parameter], report: StepReport) -> None:
+        if not self.memory_size:
+            return
+        values = "; ".join(f"{p.name}={truncate(repr(p.data), 80)}" for p in params)
+        feedback = " | ".join(dict.fromkeys(str(r.feedback) for p in params for r in p.feedback))
+        self.memory.append(f"- {values} -> feedback: {truncate(feedback, 160)}")
+        del self.memory[:-self.memory_size]
+
+    def state_dict(self) -> Dict[str, Any]:
+        state = super().state_dict()
+        state["memory"] = list(self.memory)
+        return state
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.memory = list(state_dict.get("memory", []))
+
+
+def _score(evaluate: Callable[[], float]) -> float:
+    try:
+        value = float(evaluate())
+    except Exception as exc:  # a candidate that breaks the workflow loses; it does not stop training
+        log.info("evaluation raised %s: %s", type(exc).__name__, exc)
+        return -math.inf
+    return value if math.isfinite(value) else -math.inf

@@ -1,0 +1,79 @@
+"""OptoPrime: the trace as a code-like problem, one LLM call per candidate update.
+
+After "Trace is the New AutoDiff" (Cheng et al., 2024): the LLM sees the instruction, the
+code that produced the outputs, the documentation of each operation, the variables, the
+inputs and intermediate values, the outputs and the feedback, and answers with new values
+for the variables. Unlike Trace's OptoPrime the prompt is bounded (``max_prompt_tokens``,
+see problem.py), the reply is schema-constrained JSON, and building the prompt is linear in
+the size of the subgraph.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from ...graph import Parameter
+from .base import Candidate, LLMOptimizer
+from .problem import PromptTooLarge, build_problem
+from .suggestions import suggested_values, suggestion_model, variable_keys
+from .tokens import estimate_tokens
+
+SYSTEM = (
+    "You improve a program by changing its variables. You see its trace: #Code (how the outputs were "
+    "computed), #Documentation (what each operation does), #Variables (what you may change, with kinds "
+    "and limits), #Inputs and #Others (values seen in the run), #Outputs and the #Feedback on them. "
+    "Propose new values for the variables that address the feedback."
+)
+REPLY_FORMAT = (
+    'Reply with JSON only: {"reasoning": "<one or two sentences>", "suggestion": {"<variable>": <new value>}}. '
+    "Include only the variables you change. A code variable must be a complete Python function "
+    "definition with the same name and parameters."
+)
+DEFAULT_PROMPT_TOKENS = 6000
+
+
+class OptoPrime(LLMOptimizer):
+    """LLM optimizer for text, code, JSON, bounded numbers and choices, from a trace's feedback."""
+
+    def __init__(self, params: Any, llm: Any = None, *, max_prompt_tokens: Optional[int] = None,
+                 num_candidates: int = 1, candidate_temperature: float = 0.8, memory_size: int = 3,
+                 objective: Optional[str] = None) -> None:
+        super().__init__(params, llm, num_candidates=num_candidates, candidate_temperature=candidate_temperature,
+                         memory_size=memory_size, objective=objective)
+        if max_prompt_tokens is not None and (not isinstance(max_prompt_tokens, int) or max_prompt_tokens < 200):
+            raise ValueError(f"max_prompt_tokens must be an int >= 200, got {max_prompt_tokens!r}")
+        self._max_prompt_tokens = max_prompt_tokens
+        self.last_prompt: Optional[List[dict]] = None
+
+    @property
+    def max_prompt_tokens(self) -> int:
+        """Given, or 60% of the LLM's context window when it tells one (the reply needs the rest)."""
+        if self._max_prompt_tokens is not None:
+            return self._max_prompt_tokens
+        window = getattr(self.llm, "context_window", None)
+        return min(DEFAULT_PROMPT_TOKENS, int(window * 0.6)) if window else DEFAULT_PROMPT_TOKENS
+
+    def build_prompt(self, params: List[Parameter], notes: List[str]) -> tuple:
+        """(messages, keys): the chat messages for this step and each parameter's key in them."""
+        keys = variable_keys(params)
+        records = [r for p in params for r in p.feedback]
+        fixed = estimate_tokens(SYSTEM) + estimate_tokens(REPLY_FORMAT) + 16  # role markers and separators
+        problem = build_problem(keys, records, instruction=self.objective, max_tokens=self.max_prompt_tokens,
+                                memory=self.memory + notes, reserved_tokens=fixed)
+        messages = [{"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": problem.render() + "\n\n" + REPLY_FORMAT}]
+        return messages, keys
+
+    def propose(self, params: List[Parameter], count: int, notes: List[str]) -> List[Candidate]:
+        try:
+            messages, keys = self.build_prompt(params, notes)
+        except PromptTooLarge as exc:
+            raise ValueError(str(exc)) from None
+        self.last_prompt = messages
+        schema = suggestion_model(keys)
+
+        def ask(options: dict) -> Candidate:
+            reply = self.llm.structured(messages, schema=schema, **options)
+            values, unknown = suggested_values(reply)
+            return self.candidate_from(keys, values, unknown, reasoning=reply.reasoning)
+
+        return self.sample(count, ask)

@@ -1,0 +1,130 @@
+"""What an LLM optimizer may answer, and how each suggested value is checked.
+
+The reply schema is made per step from the variables: one optional field per variable, typed
+by its kind (numbers as numbers, choices as an enum). A server that constrains output with
+the schema (llama.cpp does) then cannot name an unknown variable or give a number as text;
+with other servers, pydantic validation and the LLM layer's re-ask catch it. Every value is
+then validated by the parameter itself (bounds, choices, code that parses and keeps its
+signature) before anything changes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List, Literal, Optional, Tuple, Type
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ...graph import Parameter
+
+
+@dataclass
+class Proposal:
+    """One suggested value and what became of it."""
+
+    name: str
+    value: Any
+    accepted: bool
+    reason: str = ""
+
+
+def variable_keys(params: List[Parameter]) -> Dict[Parameter, str]:
+    """A short unique key per parameter (its name, made unique), used in the prompt and the reply."""
+    keys: Dict[Parameter, str] = {}
+    used: set = set()
+    for param in params:
+        base = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in param.name) or "param"
+        key, n = base, 2
+        while key in used:
+            key, n = f"{base}_{n}", n + 1
+        used.add(key)
+        keys[param] = key
+    return keys
+
+
+def _field_type(param: Parameter) -> Any:
+    if param.kind == "number":
+        return int if param.spec.integer else float
+    if param.kind == "categorical" and all(isinstance(c, (str, int, bool)) for c in param.choices):
+        return Literal[tuple(param.choices)]  # type: ignore[misc]
+    return str
+
+
+def suggestion_model(keys: Dict[Parameter, str], with_reasoning: bool = True) -> Type[BaseModel]:
+    """The reply schema: ``{"reasoning": str, "suggestion": {key: value, ...}}``, keys optional."""
+    fields: Dict[str, Tuple[Any, Any]] = {}
+    for index, (param, key) in enumerate(keys.items()):
+        fields[f"v{index}"] = (Optional[_field_type(param)], Field(default=None, alias=key))
+    suggestion = create_model("Suggestion", __config__=ConfigDict(extra="allow", populate_by_name=False), **fields)
+    top: Dict[str, Tuple[Any, Any]] = {"suggestion": (suggestion, ...)}
+    if with_reasoning:
+        top = {"reasoning": (str, Field(default="", description="why the values should change")), **top}
+    return create_model("OptimizerReply", **top)
+
+
+def suggested_values(reply: BaseModel) -> Tuple[Dict[str, Any], List[str]]:
+    """(key -> value) for the variables the reply changes, and any unknown keys it named."""
+    suggestion = reply.suggestion
+    values = {}
+    for name, info in type(suggestion).model_fields.items():
+        value = getattr(suggestion, name)
+        if value is not None:
+            values[info.alias or name] = value
+    unknown = sorted((suggestion.model_extra or {}).keys())
+    return values, unknown
+
+
+def check_value(param: Parameter, value: Any) -> Any:
+    """The value as the parameter would store it, or ValueError saying why not."""
+    if param.kind == "json" and isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from None
+    elif param.kind == "number" and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+    elif param.kind in ("text", "code") and isinstance(value, str) and not value.strip():
+        raise ValueError("an empty value")
+    if param.kind == "code" and isinstance(value, str):
+        value = _strip_fences(value)
+    return param.validate(value)
+
+
+def review(keys: Dict[Parameter, str], values: Dict[str, Any], unknown: List[str]) -> Tuple[Dict[Parameter, Any], List[Proposal]]:
+    """Check every suggested value; return the valid changes and a Proposal for each suggestion."""
+    by_key = {key: param for param, key in keys.items()}
+    changes: Dict[Parameter, Any] = {}
+    proposals = [Proposal(name, None, False, "not a variable of this step") for name in unknown]
+    for key, value in values.items():
+        param = by_key[key]
+        try:
+            checked = check_value(param, value)
+        except ValueError as exc:
+            proposals.append(Proposal(param.name, value, False, f"rejected: {exc}"))
+            continue
+        if _same(checked, param.data):
+            proposals.append(Proposal(param.name, checked, False, "unchanged"))
+            continue
+        changes[param] = checked
+        proposals.append(Proposal(param.name, checked, True))
+    return changes, proposals
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # e.g. tensors: never compared here
+        return False
+
+
+def _strip_fences(code: str) -> str:
+    text = code.strip()
+    if text.startswith("```"):
+        lines = text.splitlines()[1:]
+        if lines and lines[-1].strip().startswith("```"):
+            lines = lines[:-1]
+        text = "\n".join(lines)
+    return text + "\n"
