@@ -1,0 +1,16 @@
+"""The LLM layer: one client over litellm for every model call trace_opt makes.
+
+Retries on transient provider errors, structured output into pydantic models with
+re-asks, token and cost accounting, a budget checked before each call, an on-disk
+response cache, sync and async, and an embedded local model when none is configured.
+Importing this package does not import litellm or openai; the first call does.
+It knows nothing of graphs or optimizers.
+"""
+from .budget import Budget
+from .cache import ResponseCache
+from .client import LLM
+from .errors import BudgetExceeded, LLMError, LocalModelUnavailable, ProviderError, ReplyError
+from .usage import Usage
+
+__all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "LLMError", "ReplyError", "ProviderError",
+           "LocalModelUnavailable", "ResponseCache"]

@@ -1,0 +1,71 @@
+"""The LLM layer's exceptions, and the redaction that keeps secrets out of their messages.
+
+Every error a caller may want to handle derives from `LLMError`, so an optimizer can skip
+a step on any of them while still telling a budget stop (`BudgetExceeded`) apart.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+# Shapes of provider keys that must never reach a message, log line or cache row.
+_KEY_PATTERNS = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9_\-\.=]{8,})"
+)
+
+
+def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
+    """`text` with the given secrets and anything shaped like an API key replaced by '***'."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _KEY_PATTERNS.sub("***", text)
+
+
+def truncate(text: str, limit: int = 500) -> str:
+    """At most `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters]"
+
+
+class LLMError(Exception):
+    """Base class of every error raised by trace_opt.llm."""
+
+
+class BudgetExceeded(LLMError):
+    """Raised before a call that would pass a `Budget` limit; nothing was sent."""
+
+    def __init__(self, limit: str, maximum: float, spent: float, estimate: float = 0.0):
+        self.limit, self.maximum, self.spent, self.estimate = limit, maximum, spent, estimate
+        fmt = (lambda v: f"${v:.6f}") if limit == "max_usd" else (lambda v: f"{v:g}")
+        if estimate:
+            detail = f"{fmt(spent)} spent + {fmt(estimate)} estimated for this call would pass it"
+        else:
+            detail = f"{fmt(spent)} already spent"
+        super().__init__(f"budget exceeded: {limit}={fmt(maximum)}; {detail}")
+
+
+class ProviderError(LLMError):
+    """The provider failed: a non-transient error, or a transient one that outlived the retries."""
+
+    def __init__(self, model: str, status: Optional[int], reason: str, retries: int = 0,
+                 kind: str = "error"):
+        self.model, self.status, self.reason, self.retries, self.kind = model, status, reason, retries, kind
+        status_text = f"HTTP {status}" if status is not None else "no HTTP status"
+        after = f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
+        super().__init__(f"{model}: {kind} ({status_text}){after}: {reason}")
+
+
+class ReplyError(LLMError):
+    """The model's replies stayed unusable (not JSON, wrong shape, empty) after every re-ask."""
+
+    def __init__(self, model: str, error: str, reply: Optional[str], attempts: int):
+        self.model, self.error, self.reply, self.attempts = model, error, reply, attempts
+        shown = truncate(reply or "", 300)
+        super().__init__(f"{model}: unusable reply after {attempts} "
+                         f"{'attempt' if attempts == 1 else 'attempts'}: {error}; last reply: {shown!r}")
+
+
+class LocalModelUnavailable(LLMError):
+    """No model is configured and the embedded local model server cannot be started."""
