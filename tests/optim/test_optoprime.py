@@ -89,7 +89,9 @@ def test_the_reply_schema_constrains_names_kinds_and_choices():
     schema = llm.calls[0]["schema"].model_json_schema()
     suggestion = schema["$defs"]["Suggestion"]["properties"]
     assert set(suggestion) == {"instructions", "style", "extract"}
-    assert suggestion["style"]["anyOf"][0]["enum"] == ["short", "long"]
+    assert suggestion["style"]["enum"] == ["short", "long"]
+    assert schema["$defs"]["Suggestion"]["additionalProperties"] is False
+    assert set(schema["$defs"]["Suggestion"]["required"]) == {"instructions", "style", "extract"}
     with pytest.raises(Exception):
         llm.calls[0]["schema"].model_validate({"suggestion": {"style": "medium"}})
 
@@ -146,15 +148,31 @@ def test_a_candidate_that_crashes_evaluation_loses_and_training_goes_on():
     assert solver.instructions.data == "ok" and report.candidates[0].score == float("-inf")
 
 
-def test_code_that_raises_after_it_was_installed_is_reverted_and_reported():
+def test_code_that_raises_on_this_steps_inputs_is_rejected_before_it_is_installed():
     crashing = "def extract(self, reply: str) -> str:\n    return reply.splitlines()[99]\n"
-    solver, llm, opt = _step_setup([{"suggestion": {"extract": crashing}}, {"suggestion": {}}])
+    solver, _, opt = _step_setup([{"suggestion": {"extract": crashing}}])
+    original = solver.extract.parameter.data
+    report = opt.step()
+    assert solver.extract.parameter.data == original and report.updated == {}
+    assert report.proposals[0].reason == "rejected: raised IndexError: list index out of range on the inputs of this step"
+
+
+def test_a_body_only_answer_is_put_under_the_functions_header():
+    solver, _, opt = _step_setup([{"suggestion": {"extract": "reply.split()[-1]"}}])
+    opt.step()
+    assert solver.extract.parameter.data == "def extract(self, reply: str) -> str:\n    return reply.split()[-1]\n"
+
+
+def test_code_that_raises_after_it_was_installed_is_reverted_and_reported():
+    fragile = ("def extract(self, reply: str) -> str:\n"
+               "    return reply.splitlines()[99] if 'boom' in reply else reply.split()[-1]\n")
+    solver, llm, opt = _step_setup([{"suggestion": {"extract": fragile}}, {"suggestion": {}}])
     original = solver.extract.parameter.data
     opt.step()
-    assert solver.extract.parameter.data == crashing
+    assert solver.extract.parameter.data == fragile
     opt.zero_feedback()
     with pytest.raises(to.TraceExecutionError) as info:
-        solver(to.node("q"))
+        solver(to.node("boom"))
     info.value.node.backward(str(info.value))
     report = opt.step()
     assert solver.extract.parameter.data == original

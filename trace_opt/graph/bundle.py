@@ -115,6 +115,7 @@ class Bundle:
         if slot is not None:
             parents.append(slot.parameter)
             names.append("__code")
+        op = self if instance is None else BoundBundle(self, instance)  # the instance, for re-running a call
         tracing = _tracing.get()
         token = _tracing.set(False)
         try:
@@ -122,7 +123,7 @@ class Bundle:
         except Exception as exc:
             if not self.catch_exceptions:
                 raise
-            err = ExceptionNode(exc, self, tuple(parents) if tracing else (), tuple(names))
+            err = ExceptionNode(exc, op, tuple(parents) if tracing else (), tuple(names))
             raise TraceExecutionError(self._failure_message(exc, fn), err) from exc
         finally:
             _tracing.reset(token)
@@ -130,7 +131,7 @@ class Bundle:
             result = result.data
         if not tracing:
             return Node(result, self.name)
-        return MessageNode(result, self, tuple(parents), tuple(names))
+        return MessageNode(result, op, tuple(parents), tuple(names))
 
     def input_names(self, count: int) -> Tuple[str, ...]:
         return tuple(f"args[{i}]" for i in range(count))

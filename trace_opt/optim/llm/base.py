@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ...graph import ExceptionNode, Parameter
 from ..base import Optimizer
+from .code_check import recorded_calls, trial_error
 from .suggestions import Proposal, review
 from .tokens import truncate
 
@@ -141,6 +142,14 @@ class LLMOptimizer(Optimizer):
     def candidate_from(self, keys: Dict[Parameter, str], values: Dict[str, Any], unknown: List[str],
                        reasoning: str = "") -> Candidate:
         changes, proposals = review(keys, values, unknown)
+        for proposal in proposals:
+            param = next((p for p in changes if p.name == proposal.name), None)
+            if param is None or param.kind != "code":
+                continue
+            error = trial_error(changes[param], recorded_calls(param))
+            if error is not None:
+                del changes[param]
+                proposal.accepted, proposal.reason = False, f"rejected: {error}"
         return Candidate(changes, proposals, reasoning=reasoning)
 
     def _skip(self, reason: str, notes: Optional[List[str]] = None) -> StepReport:

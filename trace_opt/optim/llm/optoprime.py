@@ -25,8 +25,8 @@ SYSTEM = (
 )
 REPLY_FORMAT = (
     'Reply with JSON only: {"reasoning": "<one or two sentences>", "suggestion": {"<variable>": <new value>}}. '
-    "Include only the variables you change. A code variable must be a complete Python function "
-    "definition with the same name and parameters."
+    "Give a value for every variable (repeat the current value to keep it). A code variable must be a "
+    "complete Python function definition with the same name and parameters."
 )
 DEFAULT_PROMPT_TOKENS = 6000
 

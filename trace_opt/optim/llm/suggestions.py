@@ -9,7 +9,9 @@ signature) before anything changes.
 """
 from __future__ import annotations
 
+import ast
 import json
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
@@ -51,11 +53,16 @@ def _field_type(param: Parameter) -> Any:
 
 
 def suggestion_model(keys: Dict[Parameter, str], with_reasoning: bool = True) -> Type[BaseModel]:
-    """The reply schema: ``{"reasoning": str, "suggestion": {key: value, ...}}``, keys optional."""
+    """The reply schema: ``{"reasoning": str, "suggestion": {key: value, ...}}``."""
     fields: Dict[str, Tuple[Any, Any]] = {}
     for index, (param, key) in enumerate(keys.items()):
-        fields[f"v{index}"] = (Optional[_field_type(param)], Field(default=None, alias=key))
-    suggestion = create_model("Suggestion", __config__=ConfigDict(extra="allow", populate_by_name=False), **fields)
+        # Not Optional: the schema offers no null, so a constrained model must write a value.
+        fields[f"v{index}"] = (_field_type(param), Field(default=None, alias=key))
+    # The schema sent names every variable and no other key: a server that constrains output with it
+    # (llama.cpp) then always answers with a value per variable. Validation stays lenient: a missing
+    # key means no change, and an unknown key is reported, not fatal.
+    closed = {"additionalProperties": False, "required": list(keys.values())}
+    suggestion = create_model("Suggestion", __config__=ConfigDict(extra="allow", json_schema_extra=closed), **fields)
     top: Dict[str, Tuple[Any, Any]] = {"suggestion": (suggestion, ...)}
     if with_reasoning:
         top = {"reasoning": (str, Field(default="", description="why the values should change")), **top}
@@ -89,7 +96,7 @@ def check_value(param: Parameter, value: Any) -> Any:
     elif param.kind in ("text", "code") and isinstance(value, str) and not value.strip():
         raise ValueError("an empty value")
     if param.kind == "code" and isinstance(value, str):
-        value = _strip_fences(value)
+        value = as_function(_strip_fences(value), param.data)
     return param.validate(value)
 
 
@@ -128,3 +135,27 @@ def _strip_fences(code: str) -> str:
             lines = lines[:-1]
         text = "\n".join(lines)
     return text + "\n"
+
+
+def as_function(code: str, current: str) -> str:
+    """Models often answer with only a function's body or its return expression: put it under
+    the current definition's header. Anything else is returned as it is, for validation."""
+    stripped = code.strip()
+    if stripped.startswith(("def ", "async def ", "@", "import ", "from ")):
+        return code
+    try:
+        ast.parse(stripped, mode="eval")
+        body = f"return {stripped}"
+    except SyntaxError:
+        try:
+            ast.parse(stripped)
+        except SyntaxError:
+            return code
+        body = stripped
+    try:
+        header = ast.parse(current).body[-1]
+    except (SyntaxError, IndexError):
+        return code
+    lines = current.splitlines()
+    signature = "\n".join(lines[header.lineno - 1: header.body[0].lineno - 1])
+    return signature + "\n" + textwrap.indent(body, "    ") + "\n"

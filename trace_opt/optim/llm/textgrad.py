@@ -48,7 +48,7 @@ class TextGrad(LLMOptimizer):
             lines.append(variable_line(key, param, width=600))
             lines += [f"  feedback: {truncate(g, 400)}" for g in gradients.get(param, [])] or ["  feedback: (none)"]
         lines += notes + ["", 'Reply with JSON only: {"reasoning": "<short>", "suggestion": {"<variable>": <new value>}}. '
-                          "Include only the variables you change."]
+                          "Give a value for every variable (repeat the current value to keep it)."]
         messages = [{"role": "system", "content": UPDATE_SYSTEM},
                     {"role": "user", "content": fit_tokens("\n".join(lines), self.max_prompt_tokens)}]
         schema = suggestion_model(keys)
