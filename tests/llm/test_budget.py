@@ -1,11 +1,12 @@
 """Budget limits: checked before each call, shared between clients, cache hits free."""
+import asyncio
 import threading
 
 import pytest
 
 from trace_opt.llm import Budget, BudgetExceeded, LLMError
 
-from .scripted_provider import Reply, Status
+from .scripted_provider import Hang, Reply, Status
 
 
 def test_limits_are_validated():
@@ -143,3 +144,15 @@ def test_unknown_models_cost_nothing(make_llm, provider):
     llm = make_llm(budget=Budget(max_usd=0.0))
     llm("a")
     assert llm.usage.cost_usd == 0.0 and llm.usage.total_tokens == 10_000
+
+
+def test_cancelled_call_gives_its_reservation_back(make_llm, provider):
+    provider.script(Hang(2.0))
+    llm = make_llm(budget=Budget(max_calls=1))
+
+    async def impatient():
+        await asyncio.wait_for(llm.acall("slow"), timeout=0.2)
+
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(impatient())
+    assert llm.budget.calls == 0

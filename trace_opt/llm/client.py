@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Type, TypeVar, Union
 
 import tenacity
 from pydantic import BaseModel
@@ -216,52 +216,58 @@ class LLM:
         log.warning("%s", failure)
         return failure
 
-    def _raise(self, error: Exception, retries: int) -> None:
-        if isinstance(error, LLMError):
-            raise error
-        failure = self._provider_error(error, retries)
-        # Chain the original only when its text is free of the key (its repr could hold it).
-        keep_cause = not (self._api_key and self._api_key in str(error))
-        raise failure from (error if keep_cause else None)
-
     def _arguments(self, request: _Request, api_base: Optional[str]) -> tuple:
         params = dict(request.params, timeout=request.timeout)
         return self.model, request.messages, api_base, self._api_key, params
 
-    def _complete(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
-                  response_format: Optional[dict]) -> str:
+    def _begin(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
+               response_format: Optional[dict]) -> Union[_Request, str]:
+        """The cached reply, or the request with its budget reserved (to send)."""
         request = self._request(messages, overrides, response_format)
         cached = self._cached(request)
         if cached is not None:
             return cached
         self._reserve(request)
+        return request
+
+    def _fail(self, error: BaseException, retries: int) -> NoReturn:
+        """Give the reserved call back and raise: our own errors and interrupts as they are,
+        anything from the provider as a `ProviderError` (free of the key)."""
+        if self.budget is not None:
+            self.budget.release()
+        if isinstance(error, LLMError) or not isinstance(error, Exception):
+            raise error
+        failure = self._provider_error(error, retries)
+        # Chain the original only when its text is free of the key.
+        keep_cause = not (self._api_key and self._api_key in str(error))
+        raise failure from (error if keep_cause else None)
+
+    def _complete(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
+                  response_format: Optional[dict]) -> str:
+        request = self._begin(messages, overrides, response_format)
+        if isinstance(request, str):
+            return request
         started, retries = time.monotonic(), [0]
         try:
             api_base = local.ensure_server() if self.local else self.api_base
-            response = tenacity.Retrying(**self._retry_policy(retries))(
-                provider.complete, *self._arguments(request, api_base))
-        except Exception as error:
-            if self.budget is not None:
-                self.budget.release()
-            self._raise(error, retries[0])
+            retrying = tenacity.Retrying(**self._retry_policy(retries))
+            response = retrying(provider.complete, *self._arguments(request, api_base))
+        except BaseException as error:
+            self._fail(error, retries[0])
         return self._finish(request, response, started)
 
     async def _acomplete(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
                          response_format: Optional[dict]) -> str:
-        request = self._request(messages, overrides, response_format)
-        cached = self._cached(request)
-        if cached is not None:
-            return cached
-        self._reserve(request)
+        request = self._begin(messages, overrides, response_format)
+        if isinstance(request, str):
+            return request
         started, retries = time.monotonic(), [0]
         try:
             api_base = await asyncio.to_thread(local.ensure_server) if self.local else self.api_base
-            response = await tenacity.AsyncRetrying(**self._retry_policy(retries))(
-                provider.acomplete, *self._arguments(request, api_base))
-        except Exception as error:
-            if self.budget is not None:
-                self.budget.release()
-            self._raise(error, retries[0])
+            retrying = tenacity.AsyncRetrying(**self._retry_policy(retries))
+            response = await retrying(provider.acomplete, *self._arguments(request, api_base))
+        except BaseException as error:
+            self._fail(error, retries[0])
         return self._finish(request, response, started)
 
 
