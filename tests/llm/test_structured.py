@@ -68,3 +68,9 @@ def test_check_schema_rejects_non_models():
     with pytest.raises(TypeError, match="pydantic"):
         check_schema(dict)
     assert check_schema(Suggestion) is Suggestion
+
+
+def test_raw_newlines_inside_strings_are_accepted():
+    from trace_opt.llm.structured import extract_json
+
+    assert extract_json('{"code": "def f():\n\treturn 1"}') == {"code": "def f():\n\treturn 1"}

@@ -39,20 +39,21 @@ def response_format(schema: Type[BaseModel], local_server: bool) -> Dict[str, An
 
 
 def extract_json(text: str) -> Any:
-    """The JSON value in a reply: the whole text, a fenced block, or the first object in prose."""
+    """The JSON value in a reply: the whole text, a fenced block, or the first object in prose.
+    Raw newlines and tabs inside strings are accepted (strict=False): small models write them."""
     stripped = (text or "").strip()
     if not stripped:
         raise UnusableReply("the reply was empty")
     try:
-        return json.loads(stripped)
+        return json.loads(stripped, strict=False)
     except json.JSONDecodeError as exc:
         first_error = exc
     for block in _FENCE.findall(stripped):
         try:
-            return json.loads(block.strip())
+            return json.loads(block.strip(), strict=False)
         except json.JSONDecodeError:
             pass
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)
     for match in re.finditer(r"\{", stripped):
         try:
             value, _ = decoder.raw_decode(stripped, match.start())

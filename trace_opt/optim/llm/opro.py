@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 from ...graph import Parameter
 from .base import Candidate, LLMOptimizer
 from .problem import variable_line
-from .suggestions import suggested_values, suggestion_model, variable_keys
+from .suggestions import REPLY_INSTRUCTIONS, suggested_values, suggestion_model, variable_keys
 from .tokens import estimate_tokens, fit_tokens, truncate
 
 SYSTEM = "You are an optimizer. You propose new values for variables so that their score goes up."
@@ -57,8 +57,8 @@ class OPRO(LLMOptimizer):
 
     def _meta_prompt(self, keys: Dict[Parameter, str], notes: List[str]) -> str:
         head = [self.objective, "", "The variables:"] + [variable_line(key, p, width=400) for p, key in keys.items()]
-        tail = notes + ["", "Propose new values, different from all of the above, that get a higher score. "
-                        'Reply with JSON only: {"reasoning": "<short>", "suggestion": {"<variable>": <new value>}}.']
+        tail = notes + ["", "Propose new values, different from all of the above, that get a higher score.",
+                        REPLY_INSTRUCTIONS]
         tried = []
         for entry in self.history:
             shown = ", ".join(f"{k}={v}" for k, v in entry["values"].items())

@@ -14,7 +14,7 @@ from typing import Any, List, Optional
 from ...graph import Parameter
 from .base import Candidate, LLMOptimizer
 from .problem import PromptTooLarge, build_problem
-from .suggestions import suggested_values, suggestion_model, variable_keys
+from .suggestions import REPLY_INSTRUCTIONS, suggested_values, suggestion_model, variable_keys
 from .tokens import estimate_tokens
 
 SYSTEM = (
@@ -22,11 +22,6 @@ SYSTEM = (
     "computed), #Documentation (what each operation does), #Variables (what you may change, with kinds "
     "and limits), #Inputs and #Others (values seen in the run), #Outputs and the #Feedback on them. "
     "Propose new values for the variables that address the feedback."
-)
-REPLY_FORMAT = (
-    'Reply with JSON only: {"reasoning": "<one or two sentences>", "suggestion": {"<variable>": <new value>}}. '
-    "Give a value for every variable (repeat the current value to keep it). A code variable must be a "
-    "complete Python function definition with the same name and parameters."
 )
 DEFAULT_PROMPT_TOKENS = 6000
 
@@ -56,11 +51,11 @@ class OptoPrime(LLMOptimizer):
         """(messages, keys): the chat messages for this step and each parameter's key in them."""
         keys = variable_keys(params)
         records = [r for p in params for r in p.feedback]
-        fixed = estimate_tokens(SYSTEM) + estimate_tokens(REPLY_FORMAT) + 16  # role markers and separators
+        fixed = estimate_tokens(SYSTEM) + estimate_tokens(REPLY_INSTRUCTIONS) + 16  # role markers and separators
         problem = build_problem(keys, records, instruction=self.objective, max_tokens=self.max_prompt_tokens,
                                 memory=self.memory + notes, reserved_tokens=fixed)
         messages = [{"role": "system", "content": SYSTEM},
-                    {"role": "user", "content": problem.render() + "\n\n" + REPLY_FORMAT}]
+                    {"role": "user", "content": problem.render() + "\n\n" + REPLY_INSTRUCTIONS}]
         return messages, keys
 
     def propose(self, params: List[Parameter], count: int, notes: List[str]) -> List[Candidate]:

@@ -20,6 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ...graph import Parameter
 
 
+# No <placeholders>: small models copy them into their answers.
+REPLY_INSTRUCTIONS = (
+    'Reply with a JSON object with two keys: "reasoning", a sentence on what should change and why, and '
+    '"suggestion", an object with a new value for every variable (repeat the current value to keep one). '
+    "A code variable is a complete Python function with the same name and parameters, or just its body."
+)
+
+
 @dataclass
 class Proposal:
     """One suggested value and what became of it."""

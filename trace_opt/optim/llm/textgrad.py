@@ -16,7 +16,7 @@ from pydantic import Field, create_model
 from ...graph import MessageNode, Node, Parameter, linking_subgraph
 from .base import Candidate, LLMOptimizer
 from .problem import variable_line
-from .suggestions import suggested_values, suggestion_model, variable_keys
+from .suggestions import REPLY_INSTRUCTIONS, suggested_values, suggestion_model, variable_keys
 from .tokens import fit_tokens, preview, truncate
 
 GRADIENT_SYSTEM = ("You give feedback on the inputs of one step of a program: how each input should change "
@@ -47,8 +47,7 @@ class TextGrad(LLMOptimizer):
         for param, key in keys.items():
             lines.append(variable_line(key, param, width=600))
             lines += [f"  feedback: {truncate(g, 400)}" for g in gradients.get(param, [])] or ["  feedback: (none)"]
-        lines += notes + ["", 'Reply with JSON only: {"reasoning": "<short>", "suggestion": {"<variable>": <new value>}}. '
-                          "Give a value for every variable (repeat the current value to keep it)."]
+        lines += notes + ["", REPLY_INSTRUCTIONS]
         messages = [{"role": "system", "content": UPDATE_SYSTEM},
                     {"role": "user", "content": fit_tokens("\n".join(lines), self.max_prompt_tokens)}]
         schema = suggestion_model(keys)
@@ -93,7 +92,8 @@ class TextGrad(LLMOptimizer):
         lines += [f"Output: {truncate(preview(node.data), VALUE_WIDTH)}", "Feedback on the output:"]
         lines += [f"  - {truncate(g, 400)}" for g in output_grads]
         lines += [f"Say how each of these inputs should change: {', '.join(targets)}.",
-                  'Reply with JSON only: {"feedback": {"<input>": "<how it should change>"}}.']
+                  'Reply with a JSON object with the key "feedback": an object with, for each of these inputs, '
+                  "a sentence on how it should change."]
         fields = {f"i{i}": (Optional[str], Field(default=None, alias=name)) for i, name in enumerate(targets)}
         schema = create_model("Gradient", feedback=(create_model("InputFeedback", **fields), ...))
         messages = [{"role": "system", "content": GRADIENT_SYSTEM},
