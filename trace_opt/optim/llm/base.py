@@ -3,7 +3,7 @@
 One step: gather the feedback that reached the parameters, revert code that crashed since
 the last step, ask the LLM for one or more candidate updates (the subclass builds the
 prompt), check every suggested value for its kind, and keep a candidate — the best on
-``evaluate`` when one is given, the first with a valid change otherwise. A reply that is
+``evaluate`` when one is given, otherwise the one with the most valid changes. A reply that is
 unusable after the LLM layer's re-asks, or a provider failure, skips the step with the
 reason logged and reported; the parameters are then unchanged. ``BudgetExceeded`` is not
 caught: it stops the run before the call that would pass the budget.
@@ -160,8 +160,8 @@ class LLMOptimizer(Optimizer):
         usable = [i for i, c in enumerate(report.candidates) if c.changes]
         if not usable:
             return
-        if evaluate is None:
-            report.chosen = usable[0]
+        if evaluate is None:  # no data to judge by: the candidate most of whose suggestion was valid
+            report.chosen = max(usable, key=lambda i: (len(report.candidates[i].changes), -i))
             return
         report.baseline_score = _score(evaluate)
         best, best_score = None, report.baseline_score
