@@ -20,9 +20,11 @@ _LAZY = {
     "Lion": ".numeric.lion",
     "Sophia": ".numeric.sophia",
     "Muon": ".numeric.muon",
+    "NonFiniteGradientWarning": ".numeric._params",
     # derivative-free search over numbers and choices
     "SPSA": ".search.spsa",
     "RankingZO": ".search.ranking_zo",
+    "ChoiceSearch": ".search.choice_search",
     # one optimizer over many, routing each parameter by kind
     "CompositeOptimizer": ".composite",
     "auto": ".composite",

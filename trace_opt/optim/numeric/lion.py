@@ -1,0 +1,84 @@
+"""Lion: sign momentum, one state tensor per parameter.
+
+Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu, Le (2023), "Symbolic Discovery of
+Optimization Algorithms", arXiv:2302.06675, Algorithm 2:
+
+    c  = beta1 * m + (1 - beta1) * g
+    p  = p - lr * (sign(c) + weight_decay * p)
+    m  = beta2 * m + (1 - beta2) * g
+
+Defaults are the paper's: betas (0.9, 0.99); the paper advises a learning rate 3-10x smaller
+than AdamW's (1e-4 here) and a weight decay 3-10x larger (0 unless given, as in torch).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from ._elementwise import ElementwiseOptimizer
+
+__all__ = ["Lion"]
+
+
+def _lion_kernel(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, hyper: torch.Tensor) -> None:
+    """The whole update in one expression, for torch.compile to fuse into one pass over memory."""
+    lr, beta1, beta2, weight_decay = hyper[0], hyper[1], hyper[2], hyper[3]
+    c = m * beta1 + g * (1 - beta1)
+    p.copy_(p * (1 - lr * weight_decay) - lr * torch.sign(c))
+    m.copy_(m * beta2 + g * (1 - beta2))
+
+
+class Lion(ElementwiseOptimizer):
+    """Lion (EvoLved Sign Momentum), Chen et al. 2023.
+
+    Args:
+        params: tensors, ``nn.Parameter``s or trace_opt tensor Parameters, or parameter groups.
+        lr: learning rate (default 1e-4).
+        betas: (beta1, beta2): interpolation for the update direction and momentum decay (0.9, 0.99).
+        weight_decay: decoupled weight decay, scaled by ``lr`` as in the paper (default 0).
+        foreach: None picks per-tensor on the CPU and foreach elsewhere.
+        flat: keep each group's tensors in one flat buffer per device and dtype (many small tensors).
+        fused: with ``flat``, run the update as one torch.compile'd kernel.
+    """
+
+    state_names = ("exp_avg",)
+
+    def __init__(self, params: Any, lr: float = 1e-4, betas: Tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0, *, foreach: Optional[bool] = None, flat: bool = False,
+                 fused: bool = False) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Lion: lr must be >= 0, got {lr}")
+        if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
+            raise ValueError(f"Lion: betas must be two numbers in [0, 1), got {betas}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Lion: weight_decay must be >= 0, got {weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay), foreach, flat, fused)
+
+    def _update_tensor(self, group: Dict[str, Any], p: torch.Tensor, g: torch.Tensor, states: Sequence[torch.Tensor],
+                       scratch: Optional[torch.Tensor]) -> None:
+        (m,) = states
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        c = torch.lerp(m, g, 1 - beta1, out=scratch)
+        c.sign_()
+        if weight_decay:
+            p.mul_(1 - lr * weight_decay)
+        p.add_(c, alpha=-lr)
+        m.lerp_(g, 1 - beta2)
+
+    def _update_foreach(self, group: Dict[str, Any], ps: List[torch.Tensor], gs: List[torch.Tensor],
+                        states: Sequence[List[torch.Tensor]]) -> None:
+        (ms,) = states
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        c = torch._foreach_lerp(ms, gs, 1 - beta1)
+        torch._foreach_sign_(c)
+        if weight_decay:
+            torch._foreach_mul_(ps, 1 - lr * weight_decay)
+        torch._foreach_add_(ps, c, alpha=-lr)
+        torch._foreach_lerp_(ms, gs, 1 - beta2)
+
+    def _hyper(self, group: Dict[str, Any]) -> List[float]:
+        beta1, beta2 = group["betas"]
+        return [group["lr"], beta1, beta2, group["weight_decay"]]
+
+    _fused_kernel = staticmethod(_lion_kernel)
