@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 from ...graph import ExceptionNode, Parameter
 from ..base import Optimizer
 from .code_check import recorded_calls, trial_error
-from .suggestions import Proposal, review
+from .suggestions import Proposal, review, suggested_values, suggestion_model
 from .tokens import truncate
 
 log = logging.getLogger("trace_opt.optim")
@@ -119,22 +119,26 @@ class LLMOptimizer(Optimizer):
             log.info("%s: step kept the parameters unchanged", type(self).__name__)
         return report
 
-    def sample(self, count: int, ask: Callable[[Dict[str, Any]], Candidate]) -> List[Candidate]:
+    def suggest(self, messages: List[dict], keys: Dict[Parameter, str], count: int) -> List[Candidate]:
         """Ask for ``count`` candidates: the first at the LLM's own settings, the others sampled, each
         with its own seed so they differ and still replay identically. A failed candidate is
         dropped; the step fails only when all do."""
         from ...llm import BudgetExceeded, LLMError
 
+        schema = suggestion_model(keys)
         candidates, error = [], None
         for index in range(count):
             options = {} if index == 0 else {"temperature": self.candidate_temperature, "seed": index}
             try:
-                candidates.append(ask(options))
+                reply = self.llm.structured(messages, schema=schema, **options)
             except BudgetExceeded:
                 raise
             except LLMError as exc:
                 error = exc
                 log.info("%s: candidate %d failed: %s", type(self).__name__, index, exc)
+                continue
+            values, unknown = suggested_values(reply)
+            candidates.append(self.candidate_from(keys, values, unknown, reasoning=reply.reasoning))
         if not candidates and error is not None:
             raise error
         return candidates

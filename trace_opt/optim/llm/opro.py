@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 from ...graph import Parameter
 from .base import Candidate, LLMOptimizer
 from .problem import variable_line
-from .suggestions import REPLY_INSTRUCTIONS, suggested_values, suggestion_model, variable_keys
+from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import estimate_tokens, fit_tokens, truncate
 
 SYSTEM = "You are an optimizer. You propose new values for variables so that their score goes up."
@@ -40,14 +40,7 @@ class OPRO(LLMOptimizer):
         self._record({keys[p]: truncate(repr(p.data), 300) for p in params}, mean(scores) if scores else None,
                      " | ".join(texts))
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": self._meta_prompt(keys, notes)}]
-        schema = suggestion_model(keys)
-
-        def ask(options: dict) -> Candidate:
-            reply = self.llm.structured(messages, schema=schema, **options)
-            values, unknown = suggested_values(reply)
-            return self.candidate_from(keys, values, unknown, reasoning=reply.reasoning)
-
-        return self.sample(count, ask)
+        return self.suggest(messages, keys, count)
 
     def _record(self, values: Dict[str, str], score: Optional[float], feedback: str) -> None:
         self.history.append({"values": values, "score": score, "feedback": truncate(feedback, 200)})

@@ -14,7 +14,7 @@ from typing import Any, List, Optional
 from ...graph import Parameter
 from .base import Candidate, LLMOptimizer
 from .problem import PromptTooLarge, build_problem
-from .suggestions import REPLY_INSTRUCTIONS, suggested_values, suggestion_model, variable_keys
+from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import estimate_tokens
 
 SYSTEM = (
@@ -64,11 +64,4 @@ class OptoPrime(LLMOptimizer):
         except PromptTooLarge as exc:
             raise ValueError(str(exc)) from None
         self.last_prompt = messages
-        schema = suggestion_model(keys)
-
-        def ask(options: dict) -> Candidate:
-            reply = self.llm.structured(messages, schema=schema, **options)
-            values, unknown = suggested_values(reply)
-            return self.candidate_from(keys, values, unknown, reasoning=reply.reasoning)
-
-        return self.sample(count, ask)
+        return self.suggest(messages, keys, count)

@@ -16,7 +16,7 @@ from pydantic import Field, create_model
 from ...graph import MessageNode, Node, Parameter, linking_subgraph
 from .base import Candidate, LLMOptimizer
 from .problem import variable_line
-from .suggestions import REPLY_INSTRUCTIONS, suggested_values, suggestion_model, variable_keys
+from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import fit_tokens, preview, truncate
 
 GRADIENT_SYSTEM = ("You give feedback on the inputs of one step of a program: how each input should change "
@@ -50,14 +50,7 @@ class TextGrad(LLMOptimizer):
         lines += notes + ["", REPLY_INSTRUCTIONS]
         messages = [{"role": "system", "content": UPDATE_SYSTEM},
                     {"role": "user", "content": fit_tokens("\n".join(lines), self.max_prompt_tokens)}]
-        schema = suggestion_model(keys)
-
-        def ask(options: dict) -> Candidate:
-            reply = self.llm.structured(messages, schema=schema, **options)
-            values, unknown = suggested_values(reply)
-            return self.candidate_from(keys, values, unknown, reasoning=reply.reasoning)
-
-        return self.sample(count, ask)
+        return self.suggest(messages, keys, count)
 
     def gradients(self, params: List[Parameter]) -> Dict[Parameter, List[str]]:
         """Each parameter's textual gradients, propagated from the outputs' feedback."""
