@@ -122,3 +122,13 @@ def test_wrong_kinds_and_shapes_of_params_are_named():
         Lion([torch.zeros(2, requires_grad=True)], fused=True)
     with pytest.raises(ValueError, match="betas must be two numbers in"):
         Lion([torch.zeros(2, requires_grad=True)], betas=(0.9, 1.0))
+
+
+def test_check_finite_false_leaves_nan_handling_to_the_caller():
+    p = torch.zeros(2, requires_grad=True)
+    opt = Adam([p], lr=0.1, check_finite=False)
+    p.grad = torch.tensor([float("nan"), 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step()
+    assert p.isnan()[0] and p[1].item() == pytest.approx(-0.1)

@@ -96,3 +96,9 @@ def test_closure_and_lr_scheduler_work_as_in_torch():
     assert p.item() == pytest.approx(3.0 - 6.0)
     scheduler.step()
     assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_module_parameters_given_as_generators_inside_groups_are_all_kept():
+    layer = torch.nn.Linear(3, 2)
+    opt = Adam([{"params": layer.parameters(), "lr": 0.1}])  # read once to choose fused, once by torch
+    assert len(opt.param_groups[0]["params"]) == 2 and opt.defaults["fused"] is True

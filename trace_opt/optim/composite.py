@@ -73,10 +73,10 @@ class CompositeOptimizer:
             else:
                 optimizer.zero_grad()
 
-    def step(self) -> None:
-        """Each optimizer's step, in the order given."""
-        for optimizer in self.optimizers:
-            optimizer.step()
+    def step(self) -> List[Any]:
+        """Each optimizer's step, in the order given; returns what each returned (an LLM
+        optimizer's report, a search's score, ...)."""
+        return [optimizer.step() for optimizer in self.optimizers]
 
     def state_dict(self) -> Dict[str, Any]:
         return {"optimizers": [optimizer.state_dict() for optimizer in self.optimizers],

@@ -29,13 +29,25 @@ CPU_CHUNK = 1 << 18  # values per piece of a flat update on the CPU: the working
 _compiled: Dict[Callable, Any] = {}
 
 
+def check_options(owner: str, lr: float, betas: Tuple[float, float], weight_decay: float) -> None:
+    """The checks every element-wise optimizer makes of its common options."""
+    if not 0.0 <= lr:
+        raise ValueError(f"{owner}: lr must be >= 0, got {lr}")
+    if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
+        raise ValueError(f"{owner}: betas must be two numbers in [0, 1), got {betas}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"{owner}: weight_decay must be >= 0, got {weight_decay}")
+
+
 class ElementwiseOptimizer(TensorParams, torch.optim.Optimizer):
     """Base of element-wise optimizers: subclasses set ``state_names`` and implement
     ``_update_tensor``, ``_update_foreach``, ``_hyper`` and ``_fused_kernel``."""
 
     state_names: Tuple[str, ...] = ()
 
-    def __init__(self, params: Any, defaults: Dict[str, Any], foreach: Optional[bool], flat: bool, fused: bool) -> None:
+    def __init__(self, params: Any, defaults: Dict[str, Any], foreach: Optional[bool], flat: bool, fused: bool,
+                 check_finite: bool) -> None:
+        self.check_finite = bool(check_finite)
         if fused and not flat:
             raise ValueError(f"{type(self).__name__}: fused=True runs over the flat buffer; pass flat=True too")
         defaults = {**defaults, "foreach": foreach, "flat": bool(flat), "fused": bool(fused)}
@@ -111,18 +123,22 @@ class ElementwiseOptimizer(TensorParams, torch.optim.Optimizer):
         """Parameters with a gradient, their gradients and their state tensors (checked to live
         on the parameter's device and dtype)."""
         ps, gs, states = [], [], [[] for _ in self.state_names]
+        names = self.state_names
+        first = names[0]
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
             if g.is_sparse:
                 raise RuntimeError(f"{type(self).__name__} does not take sparse gradients ({self.name_of(p)})")
-            state = self._init_state(p)
-            for column, name in zip(states, self.state_names):
-                value = state[name]
-                if value.device != p.device or value.dtype != p.dtype:
-                    raise RuntimeError(self._state_misplaced() or f"state {name!r} of {self.name_of(p)} is misplaced")
-                column.append(value)
+            state = self.state[p]
+            if not state:
+                self._init_state(p)
+            value = state[first]  # state tensors move together: checking one is enough
+            if value.device != p.device or value.dtype is not p.dtype:
+                raise RuntimeError(self._state_misplaced() or f"state {first!r} of {self.name_of(p)} is misplaced")
+            for column, name in zip(states, names):
+                column.append(state[name])
             ps.append(p)
             gs.append(g)
         return ps, gs, states

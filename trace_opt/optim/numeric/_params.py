@@ -61,10 +61,22 @@ def as_param_list(params: Any, owner: str) -> list:
                         f"{type(params).__name__}: wrap it in a list")
     if isinstance(params, (set, frozenset)):
         raise TypeError(f"{owner} takes an ordered list of parameters, got a set (its order changes between runs)")
-    params = list(params)
+    params = [_listed_group(item, owner) if isinstance(item, dict) else item for item in params]
     if not params:
         raise ValueError(f"{owner} got an empty parameter list")
     return params
+
+
+def _listed_group(group: Dict[str, Any], owner: str) -> Dict[str, Any]:
+    """A copy of a parameter group whose 'params' is a list (a generator would be read once)."""
+    if "params" not in group:
+        raise TypeError(f"{owner}: a parameter group is a dict with a 'params' list")
+    items = group["params"]
+    if isinstance(items, (torch.Tensor, Parameter)):
+        return dict(group)
+    if isinstance(items, (set, frozenset)):
+        raise TypeError(f"{owner} takes an ordered list of parameters, got a set (its order changes between runs)")
+    return {**group, "params": list(items)}
 
 
 def outside_stacklevel() -> int:
@@ -83,7 +95,14 @@ def describe(tensor: torch.Tensor, name: Optional[str] = None, what: Optional[st
 
 
 class TensorParams:
-    """Mixin placed before ``torch.optim.Optimizer`` (or a subclass) in a class's bases."""
+    """Mixin placed before ``torch.optim.Optimizer`` (or a subclass) in a class's bases.
+
+    ``check_finite`` (True unless a constructor was given ``check_finite=False``): check the
+    gradients before each step (one read of them; turn it off only where a NaN cannot occur
+    or is handled elsewhere, e.g. by ``torch.amp.GradScaler``).
+    """
+
+    check_finite = True
 
     # -- parameters --------------------------------------------------------------------
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
@@ -162,7 +181,7 @@ class TensorParams:
                       quick: Optional[Sequence[torch.Tensor]] = None, action: str = "step()") -> bool:
         """False (with a warning naming the tensors) when any gradient holds NaN or Inf.
         ``quick``: tensors holding the same values for the first check (flat gradient buffers)."""
-        if all_finite(grads if quick is None else quick):
+        if not self.check_finite or all_finite(grads if quick is None else quick):
             return True
         bad = [self.name_of(p) for p, g in zip(params, grads) if not bool(torch.isfinite(g).all())]
         if not bad:  # the quick check overflowed on large but finite gradients

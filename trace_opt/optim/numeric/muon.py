@@ -73,6 +73,7 @@ class Muon(TensorParams, torch.optim.Optimizer):
             2.0315), 1e-7, 5, None).
         adamw_lr, adamw_betas, adamw_eps, adamw_weight_decay: AdamW's for the non-2-D tensors
             (defaults those of ``torch.optim.AdamW``); a group may override them too.
+        check_finite: skip a step whose gradients hold NaN or Inf, with a warning (default True).
 
     Each group is split into a Muon group (``use_muon=True``) and an AdamW group, so
     ``param_groups`` may hold more groups than were given; LR schedulers scale both.
@@ -82,7 +83,8 @@ class Muon(TensorParams, torch.optim.Optimizer):
                  nesterov: bool = True, ns_coefficients: Tuple[float, float, float] = NS_COEFFICIENTS,
                  eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: Optional[str] = None, *,
                  adamw_lr: float = 1e-3, adamw_betas: Tuple[float, float] = (0.9, 0.999), adamw_eps: float = 1e-8,
-                 adamw_weight_decay: float = 0.01) -> None:
+                 adamw_weight_decay: float = 0.01, check_finite: bool = True) -> None:
+        self.check_finite = bool(check_finite)
         if not (lr >= 0.0 and adamw_lr >= 0.0 and momentum >= 0.0 and weight_decay >= 0.0 and adamw_weight_decay >= 0.0):
             raise ValueError("Muon: lr, adamw_lr, momentum and the weight decays must be >= 0")
         if adjust_lr_fn not in (None, "original", "match_rms_adamw"):

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ._elementwise import ElementwiseOptimizer
+from ._elementwise import ElementwiseOptimizer, check_options
 
 __all__ = ["Sophia"]
 
@@ -54,25 +54,23 @@ class Sophia(ElementwiseOptimizer):
         rho: scale of the Hessian in the pre-conditioner, the paper's gamma (0.01).
         eps: floor of the pre-conditioner (1e-12). weight_decay: decoupled, scaled by lr (0.1).
         hessian_interval: k, steps between Hessian updates (10).
-        foreach, flat, fused: as for :class:`~trace_opt.optim.Lion`.
+        foreach, flat, fused, check_finite: as for :class:`~trace_opt.optim.Lion`.
     """
 
     state_names = ("exp_avg", "hessian")
 
     def __init__(self, params: Any, lr: float = 1e-4, betas: Tuple[float, float] = (0.96, 0.99), rho: float = 0.01,
                  eps: float = 1e-12, weight_decay: float = 0.1, hessian_interval: int = 10, *,
-                 foreach: Optional[bool] = None, flat: bool = False, fused: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Sophia: lr must be >= 0, got {lr}")
-        if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
-            raise ValueError(f"Sophia: betas must be two numbers in [0, 1), got {betas}")
-        if not (rho > 0.0 and eps > 0.0 and weight_decay >= 0.0):
-            raise ValueError(f"Sophia: rho and eps must be > 0 and weight_decay >= 0, got {rho}, {eps}, {weight_decay}")
+                 foreach: Optional[bool] = None, flat: bool = False, fused: bool = False,
+                 check_finite: bool = True) -> None:
+        check_options("Sophia", lr, betas, weight_decay)
+        if not (rho > 0.0 and eps > 0.0):
+            raise ValueError(f"Sophia: rho and eps must be > 0, got {rho}, {eps}")
         if not (isinstance(hessian_interval, int) and hessian_interval >= 1):
             raise ValueError(f"Sophia: hessian_interval must be an int >= 1, got {hessian_interval!r}")
         defaults = dict(lr=lr, betas=tuple(betas), rho=rho, eps=eps, weight_decay=weight_decay,
                         hessian_interval=hessian_interval)
-        super().__init__(params, defaults, foreach, flat, fused)
+        super().__init__(params, defaults, foreach, flat, fused, check_finite)
 
     # -- the Hessian estimate ------------------------------------------------------------
     def hessian_due(self) -> bool:
@@ -123,30 +121,29 @@ class Sophia(ElementwiseOptimizer):
     def _update_tensor(self, group: Dict[str, Any], p: torch.Tensor, g: torch.Tensor, states: Sequence[torch.Tensor],
                        scratch: Optional[torch.Tensor]) -> None:
         m, h = states
-        lr, beta1, weight_decay = group["lr"], group["betas"][0], group["weight_decay"]
+        lr, beta1, weight_decay, rho = group["lr"], group["betas"][0], group["weight_decay"], group["rho"]
         m.lerp_(g, 1 - beta1)
         if weight_decay:
             p.mul_(1 - lr * weight_decay)
-        ratio = torch.mul(h, group["rho"], out=scratch)
-        ratio.clamp_(min=group["eps"])
+        # clip(m / max(rho h, eps), 1) = clip(m / max(h, eps / rho), rho) / rho: one operation fewer
+        ratio = torch.clamp(h, min=group["eps"] / rho, out=scratch)
         torch.div(m, ratio, out=ratio)
-        ratio.clamp_(-1.0, 1.0)
-        p.add_(ratio, alpha=-lr)
+        ratio.clamp_(-rho, rho)
+        p.add_(ratio, alpha=-lr / rho)
 
     def _update_foreach(self, group: Dict[str, Any], ps: List[torch.Tensor], gs: List[torch.Tensor],
                         states: Sequence[List[torch.Tensor]]) -> None:
         ms, hs = states
-        lr, beta1, weight_decay = group["lr"], group["betas"][0], group["weight_decay"]
+        lr, beta1, weight_decay, rho = group["lr"], group["betas"][0], group["weight_decay"], group["rho"]
         torch._foreach_lerp_(ms, gs, 1 - beta1)
         if weight_decay:
             torch._foreach_mul_(ps, 1 - lr * weight_decay)
-        ratio = torch._foreach_mul(hs, group["rho"])
-        torch._foreach_clamp_min_(ratio, group["eps"])
+        ratio = torch._foreach_clamp_min(hs, group["eps"] / rho)  # as in _update_tensor
         torch._foreach_reciprocal_(ratio)  # m / d as m * (1 / d): one temporary list, not two
         torch._foreach_mul_(ratio, ms)
-        torch._foreach_clamp_min_(ratio, -1.0)
-        torch._foreach_clamp_max_(ratio, 1.0)
-        torch._foreach_add_(ps, ratio, alpha=-lr)
+        torch._foreach_clamp_min_(ratio, -rho)
+        torch._foreach_clamp_max_(ratio, rho)
+        torch._foreach_add_(ps, ratio, alpha=-lr / rho)
 
     def _hyper(self, group: Dict[str, Any]) -> List[float]:
         return [group["lr"], group["betas"][0], group["rho"], group["eps"], group["weight_decay"]]

@@ -4,7 +4,7 @@ They are subclasses of torch's classes, with the same arguments, state_dict, hoo
 schedulers. Unless ``foreach`` or ``fused`` is given, ``fused=True`` is chosen when every tensor
 is floating point and all live on one device that has fused kernels (one kernel per step
 instead of one per operation); otherwise torch picks its own default. A step with a NaN or Inf
-gradient is skipped with a warning (see ``_params``).
+gradient is skipped with a warning (see ``_params``); ``check_finite=False`` skips the check.
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ class _TorchOptimizer(TensorParams):
 
     _torch_class: type = torch.optim.Optimizer
 
-    def __init__(self, params: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, params: Any, *args: Any, check_finite: bool = True, **kwargs: Any) -> None:
+        self.check_finite = bool(check_finite)
         params = as_param_list(params, type(self).__name__)
         if (kwargs.get("fused") is None and kwargs.get("foreach") is None and not kwargs.get("differentiable")
                 and fusable(tensors_of(params))):
@@ -59,18 +60,18 @@ class _TorchOptimizer(TensorParams):
 
 
 class SGD(_TorchOptimizer, torch.optim.SGD):
-    """``torch.optim.SGD`` (same arguments) over trace_opt tensor Parameters or tensors."""
+    """``torch.optim.SGD`` (same arguments, plus ``check_finite``) over trace_opt tensor Parameters or tensors."""
 
     _torch_class = torch.optim.SGD
 
 
 class Adam(_TorchOptimizer, torch.optim.Adam):
-    """``torch.optim.Adam`` (same arguments) over trace_opt tensor Parameters or tensors."""
+    """``torch.optim.Adam`` (same arguments, plus ``check_finite``) over trace_opt tensor Parameters or tensors."""
 
     _torch_class = torch.optim.Adam
 
 
 class AdamW(_TorchOptimizer, torch.optim.AdamW):
-    """``torch.optim.AdamW`` (same arguments) over trace_opt tensor Parameters or tensors."""
+    """``torch.optim.AdamW`` (same arguments, plus ``check_finite``) over trace_opt tensor Parameters or tensors."""
 
     _torch_class = torch.optim.AdamW

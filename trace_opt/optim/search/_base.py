@@ -53,11 +53,20 @@ class ScoreSearch(Optimizer):
         self._consumed = present
         return math.fsum(scores) / len(scores) if scores else None
 
+    def take_score(self) -> Optional[float]:
+        """The score of the values just evaluated, counted toward the best; None (with a warning)
+        when no score arrived."""
+        score = self.read_score()
+        if not self._require_score(score):
+            return None
+        self._record(score)
+        return score
+
     def _require_score(self, score: Optional[float]) -> bool:
         if score is not None:
             return True
         warnings.warn(f"{type(self).__name__}.step(): no score arrived for the values just evaluated (send "
-                      "backward a number or Feedback(score=...)); nothing changed", RuntimeWarning, stacklevel=3)
+                      "backward a number or Feedback(score=...)); nothing changed", RuntimeWarning, stacklevel=4)
         return False
 
     def _record(self, score: float) -> None:

@@ -50,10 +50,9 @@ class ChoiceSearch(ScoreSearch):
     def step(self) -> Optional[float]:
         """Read the score of the choices just evaluated; after a full block, set the next candidate.
         Returns the score (None, with a warning and nothing changed, when no score arrived)."""
-        score = self.read_score()
-        if not self._require_score(score):
+        score = self.take_score()
+        if score is None:
             return None
-        self._record(score)
         s = self.search
         s["pending"].append(score)
         if len(s["pending"]) < (self.repeats if s["blocks"] else 1):

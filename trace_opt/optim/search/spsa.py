@@ -45,10 +45,9 @@ class SPSA(ScoreSearch):
     def step(self) -> Optional[float]:
         """Read the score of the values just evaluated and set the next ones; returns the score
         (None, with a warning and nothing changed, when no score arrived)."""
-        score = self.read_score()
-        if not self._require_score(score):
+        score = self.take_score()
+        if score is None:
             return None
-        self._record(score)
         phase = self.search["phase"]
         if phase == "minus":
             self._climb(self.search["y_plus"], score)

@@ -1,0 +1,177 @@
+"""Numeric optimizer step speed: ours against a plain ``add_`` and against torch's AdamW, in one run.
+
+Two workloads: 10 M parameters in 100 tensors (bandwidth-bound), and 1,000 tensors of 1 k
+parameters (overhead-bound). Each optimizer's step is timed with fixed gradients, all of them
+round-robin over a few rounds, keeping each one's best (the machine may be busy). Bandwidth counts the bytes an update must move at least (every tensor it reads
+and writes, once: Adam reads p, g, m, v and writes p, m, v: 7 passes; Lion 5; Sophia 6; SGD
+with momentum 5); the ``add_`` baseline (``a.add_(b)``, 3 passes) runs over the same number of
+parameters, so "% add_" is our bandwidth over add_'s. torch runs on one thread.
+
+    .venv/bin/python benchmarks/numeric_step.py [--device cuda] [--quick]
+
+Targets (issue 4): 10 M / 100 tensors: Adam >= 80% of add_, Lion >= 50% eager and >= 80% with
+the flat buffer; 1,000 x 1 k: <= 10 us per tensor per step, flat buffer >= 3x faster than
+torch's foreach AdamW.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from trace_opt.optim import SGD, Adam, AdamW, Lion, Sophia  # noqa: E402
+
+PASSES = {"SGD": 5, "Adam": 7, "AdamW": 7, "Lion": 5, "Sophia": 6}
+
+
+def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
+    """Best wall time of ``repeats`` calls, after two warm-up calls (first-step state, compilation)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(2):
+        fn()
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def make_params(count: int, size: int, device: torch.device) -> List[torch.Tensor]:
+    params = [torch.randn(size, device=device, requires_grad=True) for _ in range(count)]
+    for p in params:
+        p.grad = torch.randn(size, device=device) * 1e-2
+    return params
+
+
+CANDIDATES = [
+    # (row label, family for the byte count, factory over a list of tensors)
+    ("torch AdamW fused", "AdamW", lambda ps: torch.optim.AdamW(ps, lr=1e-3, fused=True)),
+    ("torch AdamW foreach", "AdamW", lambda ps: torch.optim.AdamW(ps, lr=1e-3, foreach=True)),
+    ("SGD momentum (fused)", "SGD", lambda ps: SGD(ps, lr=1e-3, momentum=0.9)),
+    ("Adam (fused)", "Adam", lambda ps: Adam(ps, lr=1e-3)),
+    ("AdamW (fused)", "AdamW", lambda ps: AdamW(ps, lr=1e-3)),
+    ("Lion per-tensor", "Lion", lambda ps: Lion(ps, foreach=False)),
+    ("Lion foreach", "Lion", lambda ps: Lion(ps, foreach=True)),
+    ("Lion flat", "Lion", lambda ps: Lion(ps, flat=True)),
+    ("Lion flat fused", "Lion", lambda ps: Lion(ps, flat=True, fused=True)),
+    ("Sophia per-tensor", "Sophia", lambda ps: Sophia(ps, foreach=False)),
+    ("Sophia foreach", "Sophia", lambda ps: Sophia(ps, foreach=True)),
+    ("Sophia flat", "Sophia", lambda ps: Sophia(ps, flat=True)),
+    ("Sophia flat fused", "Sophia", lambda ps: Sophia(ps, flat=True, fused=True)),
+    # the same without the NaN/Inf check (check_finite=False): what the check costs
+    ("Adam, unchecked", "Adam", lambda ps: Adam(ps, lr=1e-3, check_finite=False)),
+    ("Lion per-tensor, unch.", "Lion", lambda ps: Lion(ps, foreach=False, check_finite=False)),
+    ("Lion foreach, unch.", "Lion", lambda ps: Lion(ps, foreach=True, check_finite=False)),
+    ("Lion flat, unchecked", "Lion", lambda ps: Lion(ps, flat=True, check_finite=False)),
+    ("Lion flat fused, unch.", "Lion", lambda ps: Lion(ps, flat=True, fused=True, check_finite=False)),
+    ("Sophia per-tensor, unch.", "Sophia", lambda ps: Sophia(ps, foreach=False, check_finite=False)),
+    ("Sophia foreach, unch.", "Sophia", lambda ps: Sophia(ps, foreach=True, check_finite=False)),
+]
+
+
+def run_workload(name: str, count: int, size: int, device: torch.device, repeats: int, rounds: int) -> dict:
+    """Every candidate (and add_) timed once per round, round-robin, keeping each one's best
+    over all rounds: a machine whose speed drifts during the run treats them alike."""
+    numel = count * size
+    a, b = torch.randn(numel, device=device), torch.randn(numel, device=device)
+    built = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, family, make in CANDIDATES:
+            built.append((label, family, make(make_params(count, size, device))))
+        best = {label: float("inf") for label, _, _ in built}
+        add_time = float("inf")
+        for _ in range(rounds):
+            add_time = min(add_time, timed(lambda: a.add_(b, alpha=1e-9), device, repeats))
+            for label, _, opt in built:
+                best[label] = min(best[label], timed(opt.step, device, repeats))
+    bytes_per_value = a.element_size()
+    add_bw = 3 * numel * bytes_per_value / add_time
+    foreach_adamw = best["torch AdamW foreach"]
+    rows = []
+    for label, family, _ in built:
+        seconds = best[label]
+        bw = PASSES[family] * numel * bytes_per_value / seconds
+        rows.append(dict(label=label, seconds=seconds, bandwidth=bw, of_add=bw / add_bw, per_tensor=seconds / count,
+                         vs_foreach=foreach_adamw / seconds))
+    del built
+    gc.collect()
+    return dict(name=name, count=count, size=size, add_time=add_time, add_bw=add_bw, rows=rows)
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['name']}: {result['count']:,} tensors x {result['size']:,} = "
+          f"{result['count'] * result['size'] / 1e6:g} M parameters; "
+          f"add_ {result['add_time'] * 1e3:.2f} ms = {result['add_bw'] / 1e9:.1f} GB/s")
+    print(f"  {'optimizer':<25}{'ms/step':>9}{'GB/s':>8}{'% add_':>8}{'us/tensor':>11}{'x foreach AdamW':>17}")
+    for r in result["rows"]:
+        print(f"  {r['label']:<25}{r['seconds'] * 1e3:>9.2f}{r['bandwidth'] / 1e9:>8.1f}{r['of_add'] * 100:>7.0f}%"
+              f"{r['per_tensor'] * 1e6:>11.2f}{r['vs_foreach']:>16.1f}x")
+
+
+def check(label: str, ok: bool, detail: str) -> None:
+    print(f"  [{'ok' if ok else 'MISS'}] {label}: {detail}")
+
+
+def verdicts(big: dict, small: dict) -> None:
+    """Each target on the default settings (NaN/Inf check on), and without the check."""
+    rows = {r["label"]: r for r in big["rows"]}
+    few = {r["label"]: r for r in small["rows"]}
+    pct = lambda label: rows[label]["of_add"]  # noqa: E731
+    print("\nTargets (issue 4), default settings [without the NaN/Inf check]:")
+    check("Adam >= 80% of add_ (10 M / 100)", pct("Adam (fused)") >= 0.8,
+          f"{pct('Adam (fused)'):.0%} [{pct('Adam, unchecked'):.0%}]")
+    check("Lion eager >= 50% of add_", max(pct("Lion per-tensor"), pct("Lion foreach")) >= 0.5,
+          f"per-tensor {pct('Lion per-tensor'):.0%} [{pct('Lion per-tensor, unch.'):.0%}], "
+          f"foreach {pct('Lion foreach'):.0%} [{pct('Lion foreach, unch.'):.0%}]")
+    check("Lion flat buffer >= 80% of add_", max(pct("Lion flat"), pct("Lion flat fused")) >= 0.8,
+          f"flat {pct('Lion flat'):.0%} [{pct('Lion flat, unchecked'):.0%}], "
+          f"flat fused {pct('Lion flat fused'):.0%} [{pct('Lion flat fused, unch.'):.0%}]")
+    ours = {k: v["per_tensor"] for k, v in few.items() if not k.startswith("torch") and "unch" not in k}
+    over = {k: v for k, v in ours.items() if v > 10e-6}
+    check("<= 10 us per tensor per step (1,000 x 1 k)", not over,
+          f"{len(ours) - len(over)}/{len(ours)} of ours" +
+          (": over it " + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in over.items()) if over else ""))
+    speedups = {k: few[k]["vs_foreach"] for k in ("Lion flat", "Sophia flat")}
+    check("flat buffer >= 3x faster than torch's foreach AdamW (1,000 x 1 k)", min(speedups.values()) >= 3,
+          ", ".join(f"{k} {v:.1f}x" for k, v in speedups.items()))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="numeric optimizer step speed")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, fewer repeats (a smoke run)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed calls per round (best kept)")
+    parser.add_argument("--rounds", type=int, default=None, help="round-robin passes over all candidates")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: no CUDA device here", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    scale = 10 if args.quick else 1
+    repeats = args.repeats or (3 if args.quick else 5)
+    rounds = args.rounds or (1 if args.quick else 4)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU, 1 thread"
+    print(f"torch {torch.__version__}, {name}, float32, best of {repeats} calls x {rounds} rounds")
+    big = run_workload("bandwidth", 100, 100_000 // scale, device, repeats, rounds)
+    print_table(big)
+    small = run_workload("many small tensors", 1000 // scale, 1000, device, repeats * 2, rounds)
+    print_table(small)
+    verdicts(big, small)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
