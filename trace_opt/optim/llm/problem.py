@@ -20,7 +20,8 @@ from .tokens import estimate_tokens, fit_tokens, preview, truncate
 VALUE_WIDTHS = (240, 100, 40)  # characters per intermediate value, tried in turn
 OUTPUT_WIDTH = 400
 INLINE_WIDTH = 24  # constants this short are written into the code line itself
-MARKER_TOKENS = 24  # what one "... N operations left out ..." line may cost
+MARKER_TOKENS = 32  # what one "... N operations left out ..." line may cost (its text is capped to fit)
+MAX_ARGS = 10  # inputs written out per operation; the rest are counted
 
 
 class PromptTooLarge(ValueError):
@@ -187,6 +188,9 @@ def _entries(nodes: List[Node], keys: Dict[Parameter, str], labels: Dict[Node, s
                 label = extra_labels.setdefault(parent, f"{labels[current]}_{name}".replace("[", "_").replace("]", ""))
                 args.append(f"{name}={label}")
                 input_lines.append((label, shown))
+        if len(args) > MAX_ARGS:  # an operation with many inputs still costs one short line
+            args = args[: MAX_ARGS - 2] + [f"... {len(args) - MAX_ARGS + 1} more inputs ..."] + args[-1:]
+            input_lines = input_lines[:MAX_ARGS]
         code = f"{labels[current]} = {current.op.name}({', '.join(args)})"
         description = " ".join(current.description.split())
         if not description.startswith(f"[{current.op.name}]"):
@@ -215,15 +219,22 @@ def _select(entries: List[_Entry], budget: int):
     order = sorted(range(len(entries)), key=lambda i: entries[i].priority)  # stable: topological within a priority
     keep = [False] * len(entries)
     seen_docs: set = set()
-    spent = MARKER_TOKENS
+    gaps = 1 if entries else 0  # runs of left-out operations, one marker line each
+    spent = MARKER_TOKENS * gaps
+    last = len(entries) - 1
     for i in order:
         entry = entries[i]
-        cost = _cost(entry, width) + MARKER_TOKENS
+        cost = _cost(entry, width)
         if entry.doc not in seen_docs:
             cost += estimate_tokens(entry.doc) + 1
+        left_out_before = i > 0 and not keep[i - 1]
+        left_out_after = i < last and not keep[i + 1]
+        change = 1 if (left_out_before and left_out_after) else (-1 if not (left_out_before or left_out_after) else 0)
+        cost += MARKER_TOKENS * change
         if spent + cost > budget:
             continue
         spent += cost
+        gaps += change
         seen_docs.add(entry.doc)
         keep[i] = True
     return _render(entries, keep, width)
@@ -247,7 +258,7 @@ def _render(entries: List[_Entry], keep: List[bool], width: int):
     def flush_gap() -> None:
         if gap:
             count = sum(gap.values())
-            kinds = ", ".join(f"{name} ×{n}" for name, n in gap.most_common(3))
+            kinds = truncate(", ".join(f"{name} ×{n}" for name, n in gap.most_common(3)), 48)
             code.append(f"# ... {count} operations left out here ({kinds}) ...")
             gap.clear()
 
