@@ -127,7 +127,9 @@ def test_candidates_are_evaluated_and_only_a_better_one_is_kept():
     report = opt.step(evaluate=lambda: len(solver.instructions.data) if len(solver.instructions.data) < 5 else 0)
     assert solver.instructions.data == "BB" and report.chosen == 1
     assert [c.score for c in report.candidates] == [1, 2, 1] and report.baseline_score == 0
-    assert [c["options"] for c in llm.calls] == [{}, {"temperature": 0.8, "seed": 1}, {"temperature": 0.8, "seed": 2}]
+    limit = {"max_tokens": 716}  # 35% of the scripted LLM's 2048-token window is left for the reply
+    assert [c["options"] for c in llm.calls] == [limit, {**limit, "temperature": 0.8, "seed": 1},
+                                                 {**limit, "temperature": 0.8, "seed": 2}]
 
     solver, _, opt = _step_setup([{"suggestion": {"instructions": "worse"}}], num_candidates=1)
     report = opt.step(evaluate=lambda: 1.0 if solver.instructions.data == "Answer the question." else 0.0)
@@ -195,6 +197,19 @@ def test_the_prompt_stays_within_budget_on_a_huge_graph_with_variables_and_feedb
     content = messages[1]["content"]
     assert "prompt = 'Summarize.'" in content and "Far too long." in content
     assert "operations left out here (add ×" in content
+
+
+def test_a_constrained_server_is_offered_a_grid_of_numbers_within_bounds():
+    from trace_opt.optim.llm.suggestions import suggestion_model
+
+    temperature = to.Parameter(0.7, bounds=(0.0, 1.5), name="temperature")
+    steps = to.Parameter(3, bounds=(1, 5), name="steps")
+    grid = suggestion_model({temperature: "temperature", steps: "steps"}, constrained=True).model_json_schema()
+    fields = grid["$defs"]["Suggestion"]["properties"]
+    assert fields["temperature"]["enum"][:3] == [0.0, 0.075, 0.15] and fields["temperature"]["enum"][-1] == 1.5
+    assert fields["steps"]["enum"] == [1, 2, 3, 4, 5]
+    open_schema = suggestion_model({temperature: "temperature"}).model_json_schema()
+    assert open_schema["$defs"]["Suggestion"]["properties"]["temperature"]["maximum"] == 1.5
 
 
 def test_the_prompt_budget_follows_the_llm_context_window():

@@ -89,5 +89,6 @@ def reask_messages(messages: List[dict], reply: str, error: str, schema: Type[Ba
     schema_text = json.dumps(schema.model_json_schema(), sort_keys=True, separators=(",", ":"))
     follow_up = (f"Your reply could not be used: {error}. Reply again with only one JSON object, "
                  f"no other text, that matches this JSON schema: {schema_text}")
-    extra = [{"role": "assistant", "content": truncate(reply, 4000)}] if reply and reply.strip() else []
+    # The quoted reply is cut short: a small context window must still hold the whole re-ask.
+    extra = [{"role": "assistant", "content": truncate(reply, 1200)}] if reply and reply.strip() else []
     return [*messages, *extra, {"role": "user", "content": follow_up}]

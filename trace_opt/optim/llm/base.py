@@ -125,10 +125,13 @@ class LLMOptimizer(Optimizer):
         dropped; the step fails only when all do."""
         from ...llm import BudgetExceeded, LLMError
 
-        schema = suggestion_model(keys)
+        schema = suggestion_model(keys, constrained=bool(getattr(self.llm, "local_server", False)))
+        window = getattr(self.llm, "context_window", None)
+        # The reply's share of a known context window (the prompt keeps under 60% of it).
+        limit = {"max_tokens": min(4096, int(window * 0.35))} if window else {}
         candidates, error = [], None
         for index in range(count):
-            options = {} if index == 0 else {"temperature": self.candidate_temperature, "seed": index}
+            options = dict(limit) if index == 0 else {**limit, "temperature": self.candidate_temperature, "seed": index}
             try:
                 reply = self.llm.structured(messages, schema=schema, **options)
             except BudgetExceeded:

@@ -52,6 +52,9 @@ def variable_keys(params: List[Parameter]) -> Dict[Parameter, str]:
     return keys
 
 
+GRID_POINTS = 21  # values offered for a bounded number when the server constrains output
+
+
 def _field_type(param: Parameter) -> Any:
     if param.kind == "number":
         return int if param.spec.integer else float
@@ -60,16 +63,36 @@ def _field_type(param: Parameter) -> Any:
     return str
 
 
-def suggestion_model(keys: Dict[Parameter, str], with_reasoning: bool = True) -> Type[BaseModel]:
-    """The reply schema: ``{"reasoning": str, "suggestion": {key: value, ...}}``."""
+def _limits(param: Parameter, constrained: bool) -> Optional[Dict[str, Any]]:
+    """Schema-only limits of a number (validation stays per value, so one bad number is rejected
+    alone): a grid of values when the server constrains output, else minimum and maximum."""
+    if param.kind != "number" or not param.bounds:
+        return None
+    low, high = param.bounds
+    if constrained and low is not None and high is not None:
+        return {"enum": number_grid(low, high, param.spec.integer)}
+    return {k: v for k, v in (("minimum", low), ("maximum", high)) if v is not None} or None
+
+
+def number_grid(low: float, high: float, integer: bool) -> List[float]:
+    """Evenly spaced values from low to high (every integer when there are few)."""
+    if integer and high - low + 1 <= GRID_POINTS:
+        return list(range(int(low), int(high) + 1))
+    values = [low + (high - low) * i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
+    return sorted({int(round(v)) for v in values}) if integer else [round(v, 6) for v in values]
+
+
+def suggestion_model(keys: Dict[Parameter, str], with_reasoning: bool = True,
+                     constrained: bool = False) -> Type[BaseModel]:
+    """The reply schema: ``{"reasoning": str, "suggestion": {key: value, ...}}``. With
+    ``constrained`` (a server that turns the schema into a grammar, like llama.cpp), a bounded
+    number is offered as a grid of values within its bounds, so the model cannot leave them."""
     fields: Dict[str, Tuple[Any, Any]] = {}
     for index, (param, key) in enumerate(keys.items()):
         # Not Optional: the schema offers no null, so a constrained model must write a value. Bounds are
         # stated in the schema only; an out-of-bounds value is rejected alone, not the whole reply.
-        limits = {}
-        if param.kind == "number" and param.bounds:
-            limits = {k: v for k, v in zip(("minimum", "maximum"), param.bounds) if v is not None}
-        fields[f"v{index}"] = (_field_type(param), Field(default=None, alias=key, json_schema_extra=limits or None))
+        fields[f"v{index}"] = (_field_type(param), Field(default=None, alias=key,
+                                                         json_schema_extra=_limits(param, constrained)))
     # The schema sent names every variable and no other key: a server that constrains output with it
     # (llama.cpp) then always answers with a value per variable. Validation stays lenient: a missing
     # key means no change, and an unknown key is reported, not fatal.
