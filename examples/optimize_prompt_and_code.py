@@ -5,8 +5,8 @@ whose system prompt and temperature are parameters, then a trainable code step t
 reply into the final answer. Each step: the agent runs on a minibatch, every wrong answer
 becomes feedback that flows back over the trace, OptoPrime proposes several candidate
 updates, each is checked (kinds, bounds, code that parses, keeps its signature and runs on
-the step's inputs) and scored on the training set, and only a candidate that beats the
-current score is kept. The validation score is printed before and after.
+the step's inputs) and scored on the training set (each change of a multi-change candidate
+also alone), and only a candidate that beats the current score is kept. The validation score is printed before and after.
 
 On the embedded default model (SmolLM2-135M, no key needed) the suggestions are mostly
 poor; the gains come from that machinery. Set TRACE_OPT_MODEL (e.g. openai/gpt-4o-mini,
@@ -110,7 +110,8 @@ def main() -> int:
         for index, candidate in enumerate(report.candidates):
             mark = "kept" if index == report.chosen else "not kept"
             score = "-" if candidate.score is None else f"{candidate.score:.2f}"
-            print(f"  candidate {index + 1}: score {score} ({mark})")
+            source = f", one change of candidate {candidate.origin + 1}" if candidate.origin is not None else ""
+            print(f"  candidate {index + 1}: score {score} ({mark}{source})")
             for proposal in candidate.proposals:
                 verdict = "valid" if proposal.accepted else proposal.reason
                 print(f"    {proposal.name} = {show(proposal.value, 60)}: {verdict}")

@@ -137,6 +137,20 @@ def test_candidates_are_evaluated_and_only_a_better_one_is_kept():
     assert report.proposals[0].reason == "did not beat the current values on evaluation"
 
 
+def test_a_good_change_hidden_behind_a_bad_one_is_tried_alone_and_kept():
+    solver, _, opt = _step_setup([{"suggestion": {"instructions": "junk", "style": "long"}}])
+
+    def evaluate():
+        return (solver.style.data == "long") - (solver.instructions.data == "junk") * 2
+
+    report = opt.step(evaluate=evaluate)
+    assert solver.style.data == "long" and solver.instructions.data == "Answer the question."
+    assert [c.score for c in report.candidates] == [-1, -2, 1] and report.chosen == 2
+    assert report.candidates[2].origin == 0 and report.updated == {"style": "long"}
+    reasons = {p.name: (p.accepted, p.reason) for p in report.candidates[0].proposals}
+    assert reasons == {"instructions": (False, "did not beat the current values on evaluation"), "style": (True, "")}
+
+
 def test_a_candidate_that_crashes_evaluation_loses_and_training_goes_on():
     solver, _, opt = _step_setup([{"suggestion": {"instructions": "boom"}}, {"suggestion": {"instructions": "ok"}}],
                                  num_candidates=2)

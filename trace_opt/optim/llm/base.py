@@ -32,6 +32,7 @@ class Candidate:
     proposals: List[Proposal]
     score: Optional[float] = None
     reasoning: str = ""
+    origin: Optional[int] = None  # for a change tried alone: the index of the candidate it came from
 
 
 @dataclass
@@ -89,8 +90,8 @@ class LLMOptimizer(Optimizer):
 
     def step(self, evaluate: Optional[Callable[[], float]] = None) -> StepReport:
         """Update the parameters from their feedback. ``evaluate`` (optional) scores the current
-        parameter values, higher is better: candidates are then tried and the best kept, and
-        none is kept unless it beats the current values."""
+        parameter values, higher is better: candidates (and each change of a multi-change
+        candidate, alone) are then tried and the best kept; none unless it beats the current values."""
         from ...llm import BudgetExceeded, LLMError
 
         params = [p for p in self.parameters() if p.trainable and p.feedback]
@@ -171,6 +172,21 @@ class LLMOptimizer(Optimizer):
             report.chosen = max(usable, key=lambda i: (len(report.candidates[i].changes), -i))
             return
         report.baseline_score = _score(evaluate)
+        # A candidate's good change can hide behind a bad one: each change of a multi-change
+        # candidate is also tried alone (evaluations of repeated settings are cheap when cached).
+        tried = {self._signature(report.candidates[i].changes) for i in usable}
+        for index in list(usable):
+            candidate = report.candidates[index]
+            if len(candidate.changes) < 2:
+                continue
+            for param, value in candidate.changes.items():
+                single = {param: value}
+                if self._signature(single) in tried:
+                    continue
+                tried.add(self._signature(single))
+                report.candidates.append(Candidate(single, [Proposal(param.name, value, True)],
+                                                   reasoning=f"one change of candidate {index + 1}", origin=index))
+                usable.append(len(report.candidates) - 1)
         best, best_score = None, report.baseline_score
         for index in usable:
             candidate = report.candidates[index]
@@ -185,11 +201,20 @@ class LLMOptimizer(Optimizer):
             if candidate.score > best_score:
                 best, best_score = index, candidate.score
         report.chosen = best
-        if best is None:
-            for candidate in report.candidates:
-                for proposal in candidate.proposals:
-                    if proposal.accepted:
-                        proposal.accepted, proposal.reason = False, "did not beat the current values on evaluation"
+        for index, candidate in enumerate(report.candidates):
+            if index == best:
+                continue
+            for proposal in candidate.proposals:
+                if proposal.accepted and not (best is not None and self._kept(proposal, report.candidates[best])):
+                    proposal.accepted, proposal.reason = False, "did not beat the current values on evaluation"
+
+    @staticmethod
+    def _signature(changes: Dict[Parameter, Any]) -> frozenset:
+        return frozenset((id(p), repr(v)) for p, v in changes.items())
+
+    @staticmethod
+    def _kept(proposal: Proposal, chosen: Candidate) -> bool:
+        return any(p.name == proposal.name and repr(v) == repr(proposal.value) for p, v in chosen.changes.items())
 
     def _revert_crashed_code(self, params: List[Parameter]) -> List[str]:
         """Code this optimizer installed that then raised is put back; the error becomes a note."""
