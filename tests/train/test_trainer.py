@@ -1,0 +1,95 @@
+"""Trainer: steps, validation with rollback, guards, events, budget stops, checkpoints."""
+import json
+
+import pytest
+
+import trace_opt as to
+from trace_opt.llm import BudgetExceeded
+from trace_opt.train import Trainer, read_events
+from trace_opt.train.checkpoint import load_checkpoint
+
+from .fakes import TRAIN, VAL, Echo, ScriptedOptimizer, exact
+
+
+def make(values, tmp_path=None, **options):
+    agent = Echo()
+    opt = ScriptedOptimizer(agent.parameters(), values)
+    return agent, Trainer(agent, opt, TRAIN, VAL, exact, batch_size=2, epochs=2,
+                          checkpoint_dir=tmp_path, progress=False, **options)
+
+
+def test_training_keeps_an_improvement_and_rolls_back_a_worse_proposal(tmp_path):
+    agent, trainer = make(["shout", "whisper", "shout please", "shout"], tmp_path)
+    result = trainer.fit()
+    assert result.reason == "done" and result.steps == 4 and result.best_val_score == 1.0
+    assert agent.prompt.data in ("shout", "shout please")
+    steps = [e for e in read_events(tmp_path) if e["event"] == "step"]
+    assert [s["val_score"] for s in steps][:2] == [1.0, 0.0]
+    assert steps[1]["rolled_back"] and "validation fell from 1 to 0" in steps[1]["reason"]
+    assert steps[1]["parameters"] == {"prompt": "shout"}  # restored after the rollback
+    assert steps[0]["accepted"] and steps[0]["train_score"] == 0.0
+
+
+def test_events_checkpoint_and_graph_are_written(tmp_path):
+    _, trainer = make(["shout"], tmp_path)
+    trainer.fit()
+    kinds = [e["event"] for e in read_events(tmp_path)]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end" and kinds.count("step") == 4
+    assert kinds.count("checkpoint") == 4
+    state = load_checkpoint(tmp_path)
+    assert state["step"] == 4 and state["agent"] == {"prompt": "shout"} and state["optimizer"]["steps"] == 4
+    graph = to.graph.from_json(json.dumps(json.loads((tmp_path / "graph.json").read_text())))
+    assert graph.data in {t for _, t in TRAIN} | {q for q, _ in TRAIN}
+
+
+def test_a_rollout_that_raises_becomes_feedback_and_training_goes_on(tmp_path):
+    agent, trainer = make(["crash now", "shout"], tmp_path)
+    result = trainer.fit()
+    assert result.reason == "done" and agent.prompt.data == "shout"
+    steps = [e for e in read_events(tmp_path) if e["event"] == "step"]
+    assert steps[1]["train_score"] == 0.0  # every rollout of step 2 crashed under "crash now"
+    crash_feedback = trainer.optimizer.seen[1]
+    assert len(crash_feedback) == 2 and all("the prompt made the agent crash" in text for text in crash_feedback)
+
+
+def test_the_budget_stops_the_run_cleanly_with_the_checkpoint_intact(tmp_path):
+    agent, trainer = make(["shout", BudgetExceeded("max_calls", 3, 3)], tmp_path)
+    result = trainer.fit()
+    assert result.reason == "budget" and result.steps == 1 and "max_calls" in read_events(tmp_path)[-1]["message"]
+    assert load_checkpoint(tmp_path)["step"] == 1 and agent.prompt.data == "shout"
+
+
+def test_guards_undo_bloat_and_copied_examples(tmp_path):
+    agent, trainer = make(["shout " + "x" * 100], tmp_path, max_param_chars=50)
+    trainer.fit()
+    assert agent.prompt.data == "repeat"
+    assert "over max_param_chars=50" in [e for e in read_events(tmp_path) if e["event"] == "step"][0]["reason"]
+    agent, trainer = make(["shout like: Hello There My Friend"], None)
+    trainer.fit()
+    assert agent.prompt.data == "repeat"
+
+
+def test_early_stopping_after_patience_steps_without_improvement():
+    agent, trainer = make(["shout"], None, patience=2)
+    result = trainer.fit()
+    assert result.reason == "early_stop" and result.steps == 3
+
+
+def test_a_callback_can_stop_the_run():
+    agent, trainer = make(["shout"], None, callbacks=[lambda t, record: "stop" if record["step"] == 2 else None])
+    assert trainer.fit().steps == 2
+
+
+def test_bad_input_is_named():
+    agent = Echo()
+    opt = ScriptedOptimizer(agent.parameters(), ["x"])
+    with pytest.raises(TypeError, match="Module as agent"):
+        Trainer("agent", opt, TRAIN, guide=exact)
+    with pytest.raises(TypeError, match="needs a guide"):
+        Trainer(agent, opt, TRAIN)
+    with pytest.raises(ValueError, match="batch_size"):
+        Trainer(agent, opt, TRAIN, guide=exact, batch_size=0)
+    with pytest.raises(TypeError, match="each train row"):
+        Trainer(agent, opt, ["just a string"], guide=exact)
+    with pytest.raises(TypeError, match="a guide must return"):
+        Trainer(agent, opt, TRAIN, guide=lambda o, t: [1], progress=False).fit()

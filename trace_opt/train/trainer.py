@@ -1,0 +1,299 @@
+"""Trainer: run an agent on minibatches, turn its outputs into feedback, step the optimizer,
+keep an update only if validation does not fall, and never lose a step already paid for.
+
+Each step: the minibatch's rollouts run (on an executor when given; a rollout that raises
+becomes feedback, not a crash), the guide judges every output, the feedback goes backward
+and the optimizer steps. Guards then undo changes that bloat a parameter past
+``max_param_chars`` or copy a training example verbatim; validation runs, and a step that
+lowers the best validation score is rolled back. After every step a checkpoint is written
+atomically and an event appended to ``events.jsonl``; ``resume()`` continues a killed run
+from its last checkpoint. A ``BudgetExceeded`` anywhere ends the run cleanly: the step in
+flight is undone and the last checkpoint stays as it was.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import mean
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from ..graph import Module, Node, TraceExecutionError, no_trace, node, to_json
+from ..graph.serialize import write_json_atomic
+from .checkpoint import load_checkpoint, save_checkpoint
+from .events import EventLog, json_value
+from .guide import as_guide
+
+log = logging.getLogger("trace_opt.train")
+COPY_MIN_CHARS = 20  # a training string at least this long found verbatim in a parameter is a copy
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    best_val_score: Optional[float]
+    reason: str
+    history: List[Dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Rollout:
+    output: Optional[Node] = None
+    error: Optional[BaseException] = None
+
+
+class Trainer:
+    """Trains ``agent`` (a Module) with ``optimizer`` on ``train`` rows of (input, target)."""
+
+    def __init__(self, agent: Module, optimizer: Any, train: Sequence[Any], val: Optional[Sequence[Any]] = None,
+                 guide: Any = None, *, batch_size: int = 4, epochs: int = 1, executor: Any = None,
+                 checkpoint_dir: Union[str, Path, None] = None, budget: Any = None,
+                 callbacks: Sequence[Callable[["Trainer", Dict[str, Any]], Any]] = (),
+                 max_param_chars: Optional[int] = None, reject_copies: bool = True, patience: Optional[int] = None,
+                 seed: int = 0, progress: Optional[bool] = None) -> None:
+        if not isinstance(agent, Module):
+            raise TypeError(f"Trainer needs a trace_opt Module as agent, got {type(agent).__name__}")
+        if not callable(getattr(optimizer, "step", None)) or not callable(getattr(optimizer, "zero_feedback", None)):
+            raise TypeError(f"Trainer needs an optimizer with step() and zero_feedback(), got {type(optimizer).__name__}")
+        if guide is None:
+            raise TypeError("Trainer needs a guide: a function (output, target) -> feedback, or a Guide")
+        for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.agent, self.optimizer, self.guide = agent, optimizer, as_guide(guide)
+        self.train, self.val = [_pair(r, "train") for r in train], [_pair(r, "val") for r in (val or [])]
+        if not self.train:
+            raise ValueError("train is empty")
+        self.batch_size, self.epochs, self.executor, self.seed = batch_size, epochs, executor, seed
+        self.run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.callbacks, self.max_param_chars = list(callbacks), max_param_chars
+        self.reject_copies, self.patience = reject_copies, patience
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.llms = _find_llms(agent, optimizer)
+        if budget is not None:
+            for llm in self.llms:
+                if getattr(llm, "budget", None) is None:
+                    llm.budget = budget
+        self.events = EventLog(self.run_dir) if self.run_dir else None
+        self.step_count, self.best_val, self.since_best, self.history = 0, None, 0, []
+        self._last_output: Optional[Node] = None
+
+    # -- public --------------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train) / self.batch_size)
+
+    def fit(self) -> TrainResult:
+        """Train from the current step to the end; returns what happened."""
+        from ..llm import BudgetExceeded
+
+        total = self.steps_per_epoch * self.epochs
+        self._event("run_start", agent=type(self.agent).__name__, optimizer=type(self.optimizer).__name__,
+                    config={"batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed,
+                            "train": len(self.train), "val": len(self.val)},
+                    parameters=self._values(), resumed_from=self.step_count or None)
+        if self.val and self.best_val is None:
+            self.best_val = self.evaluate(self.val)
+        reason, message = "done", ""
+        bar = _Progress(total, self.progress)
+        try:
+            while self.step_count < total:
+                snapshot = self.agent.state_dict()
+                try:
+                    record = self._step(self.step_count + 1, snapshot)
+                except BudgetExceeded as exc:
+                    self.agent.load_state_dict(snapshot)
+                    reason, message = "budget", str(exc)
+                    break
+                bar.update(record, self._usage())
+                if any(callback(self, record) == "stop" for callback in self.callbacks):
+                    reason = "stopped"
+                    break
+                if self.patience is not None and self.since_best >= self.patience:
+                    reason = "early_stop"
+                    break
+        finally:
+            bar.close()
+        self._event("run_end", reason=reason, message=message, best_val_score=self.best_val, steps=self.step_count)
+        log.info("training ended (%s) after %d steps; best validation score %s", reason, self.step_count, self.best_val)
+        return TrainResult(self.step_count, self.best_val, reason, list(self.history))
+
+    def resume(self, run_dir: Union[str, Path, None] = None) -> TrainResult:
+        """Continue a run from its last checkpoint (the agent and optimizer as they were built)."""
+        if run_dir is not None:
+            self.run_dir, self.events = Path(run_dir), EventLog(run_dir)
+        if self.run_dir is None:
+            raise ValueError("resume() needs the run's checkpoint_dir")
+        state = load_checkpoint(self.run_dir)
+        self.agent.load_state_dict(state["agent"])
+        if state.get("optimizer") is not None and hasattr(self.optimizer, "load_state_dict"):
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.step_count, self.best_val = state["step"], state["best_val_score"]
+        self.since_best, self.history = state["since_best"], state["history"]
+        return self.fit()
+
+    def evaluate(self, rows: Sequence[Tuple[Any, Any]]) -> float:
+        """Mean guide score over rows, without building a graph (a rollout that raises scores 0)."""
+        with no_trace():
+            results = self._rollouts([row[0] for row in rows])
+        return mean(self._judge(result, target)[1] if result.output is not None else 0.0
+                    for result, (_, target) in zip(results, rows))
+
+    # -- one step ------------------------------------------------------------------------
+    def _step(self, number: int, snapshot: Dict[str, Any]) -> Dict[str, Any]:
+        epoch, batch = self._batch(number)
+        self.optimizer.zero_feedback()
+        results = self._rollouts([row[0] for row in batch])
+        scores = []
+        for result, (_, target) in zip(results, batch):
+            if result.output is not None:
+                feedback, score = self._judge(result, target)
+                result.output.backward(feedback)
+                self._last_output = result.output
+            else:
+                score = 0.0
+                error = result.error
+                if isinstance(error, TraceExecutionError):
+                    error.node.backward(f"The run raised an error: {error}")
+                log.info("rollout failed: %s: %s", type(error).__name__, error)
+            scores.append(score)
+        report = self.optimizer.step()
+        notes = self._guard(snapshot)
+        val_score, rolled_back, reason = None, False, None
+        if self.val:
+            val_score = self.evaluate(self.val)
+            if self.best_val is not None and val_score < self.best_val:
+                self.agent.load_state_dict(snapshot)
+                rolled_back, reason = True, f"validation fell from {self.best_val:.4g} to {val_score:.4g}"
+            elif self.best_val is None or val_score > self.best_val:
+                self.best_val, self.since_best = val_score, 0
+            else:
+                self.since_best += 1
+        changed = self.agent.state_dict() != snapshot if not rolled_back else False
+        self.step_count = number
+        record = {"epoch": epoch, "step": number, "train_score": mean(scores) if scores else None,
+                  "val_score": val_score, "accepted": changed, "rolled_back": rolled_back,
+                  "reason": reason or ("; ".join(notes) if notes else None), "usage": self._usage(),
+                  "parameters": self._values(), "proposals": _proposals(report)}
+        self.history.append({k: record[k] for k in ("step", "train_score", "val_score", "accepted", "rolled_back")})
+        self._event("step", **record)
+        self._checkpoint()
+        return record
+
+    def _batch(self, number: int) -> Tuple[int, List[Tuple[Any, Any]]]:
+        epoch, index = divmod(number - 1, self.steps_per_epoch)
+        order = list(range(len(self.train)))
+        random.Random(self.seed + epoch).shuffle(order)
+        picked = order[index * self.batch_size:(index + 1) * self.batch_size]
+        return epoch + 1, [self.train[i] for i in picked]
+
+    def _rollouts(self, inputs: List[Any]) -> List[_Rollout]:
+        def rollout(value: Any) -> _Rollout:
+            try:
+                return _Rollout(output=node(self.agent(node(value, name="input"))))
+            except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
+                return _Rollout(error=exc)
+
+        if self.executor is None:
+            return [rollout(value) for value in inputs]
+        return [r if isinstance(r, _Rollout) else _Rollout(error=RuntimeError(str(r)))
+                for r in self.executor.map(rollout, inputs)]
+
+    def _judge(self, result: _Rollout, target: Any) -> Tuple[Any, float]:
+        feedback = self.guide(result.output.data, target)
+        return feedback, (feedback.score if feedback.score is not None else 0.0)
+
+    def _guard(self, snapshot: Dict[str, Any]) -> List[str]:
+        """Undo changes that bloat a parameter or copy a training example into it."""
+        notes = []
+        examples = [str(x) for row in self.train for x in row if isinstance(x, str) and len(x) >= COPY_MIN_CHARS]
+        for name, param in self.agent.named_parameters():
+            value = param.data
+            if not isinstance(value, str) or value == snapshot.get(name):
+                continue
+            if self.max_param_chars is not None and len(value) > self.max_param_chars:
+                notes.append(f"{name}: {len(value)} characters is over max_param_chars={self.max_param_chars}; undone")
+            elif self.reject_copies and param.kind == "text" and any(e in value for e in examples):
+                notes.append(f"{name}: copies a training example verbatim; undone")
+            else:
+                continue
+            param.data = snapshot[name]
+            log.info("guard: %s", notes[-1])
+        return notes
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _values(self) -> Dict[str, Any]:
+        return {name: json_value(p.data) for name, p in self.agent.named_parameters()}
+
+    def _usage(self) -> Dict[str, Any]:
+        usages = [llm.usage for llm in self.llms]
+        return {"calls": sum(u.calls for u in usages), "total_tokens": sum(u.total_tokens for u in usages),
+                "cost_usd": sum(u.cost_usd for u in usages)}
+
+    def _event(self, kind: str, **fields: Any) -> None:
+        if self.events is not None:
+            self.events.write(kind, **fields)
+
+    def _checkpoint(self) -> None:
+        if self.run_dir is None:
+            return
+        optimizer_state = self.optimizer.state_dict() if hasattr(self.optimizer, "state_dict") else None
+        path = save_checkpoint(self.run_dir, {"step": self.step_count, "agent": self.agent.state_dict(),
+                                              "optimizer": optimizer_state, "best_val_score": self.best_val,
+                                              "since_best": self.since_best, "history": self.history})
+        if self._last_output is not None:
+            write_json_atomic(self.run_dir / "graph.json", json.loads(to_json(self._last_output)))
+        self._event("checkpoint", step=self.step_count, path=str(path))
+
+
+def _pair(row: Any, which: str) -> Tuple[Any, Any]:
+    if isinstance(row, dict) and {"input", "target"} <= row.keys():
+        return row["input"], row["target"]
+    if isinstance(row, (tuple, list)) and len(row) == 2:
+        return row[0], row[1]
+    raise TypeError(f"each {which} row must be (input, target) or a dict with 'input' and 'target', got {row!r:.80}")
+
+
+def _proposals(report: Any) -> List[Dict[str, Any]]:
+    return [{"name": p.name, "value": json_value(p.value), "accepted": p.accepted, "reason": p.reason}
+            for p in getattr(report, "proposals", None) or []]
+
+
+def _find_llms(*owners: Any) -> List[Any]:
+    """LLM objects the agent and optimizer hold (for usage and the shared budget)."""
+    found: List[Any] = []
+    for owner in owners:
+        for value in list(vars(owner).values()) + [getattr(owner, "_llm", None)]:
+            if hasattr(value, "usage") and hasattr(value, "structured") and all(value is not f for f in found):
+                found.append(value)
+        for inner in getattr(owner, "optimizers", []) or []:
+            found += [llm for llm in _find_llms(inner) if all(llm is not f for f in found)]
+    return found
+
+
+class _Progress:
+    """A rich progress bar with score, cost and ETA (off when not on a terminal)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("step {task.completed}/{task.total}"), BarColumn(),
+                                TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=total, info="")
+
+    def update(self, record: Dict[str, Any], usage: Dict[str, Any]) -> None:
+        if self.bar is not None:
+            val = record["val_score"]
+            info = f"train {record['train_score']:.3f}" + (f" val {val:.3f}" if val is not None else "")
+            self.bar.update(self.task, completed=record["step"], info=f"{info} ${usage['cost_usd']:.4f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
