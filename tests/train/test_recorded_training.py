@@ -1,0 +1,28 @@
+"""A Trainer run with OptoPrime on the real local model (replayed from cassettes): the model's
+proposals lift the validation score, and a later proposal that lowers it is rolled back."""
+import pytest
+
+import trace_opt as to
+from trace_opt.train import Trainer, read_events
+
+from .fakes import TRAIN, VAL, Echo
+
+
+def guide(output, target):
+    if output == target:
+        return to.Feedback(text="Correct.", score=1.0)
+    return to.Feedback(text=f"Wrong: expected {target!r}, got {output!r}. Set the prompt to: shout", score=0.0)
+
+
+@pytest.mark.vcr
+def test_recorded_training_improves_validation_and_rolls_back_a_worse_proposal(local_llm, tmp_path):
+    agent = Echo()
+    opt = to.optim.OptoPrime(agent.parameters(), llm=local_llm, num_candidates=3)
+    trainer = Trainer(agent, opt, TRAIN, VAL, guide, batch_size=2, epochs=3, checkpoint_dir=tmp_path, progress=False)
+    before = trainer.evaluate(VAL)
+    result = trainer.fit()
+    steps = [e for e in read_events(tmp_path) if e["event"] == "step"]
+    assert before == 0.0 and result.best_val_score == 1.0, [s["parameters"] for s in steps]
+    assert "shout" in agent.prompt.data
+    assert any(s["rolled_back"] for s in steps), [(s["parameters"], s["val_score"]) for s in steps]
+    assert trainer.evaluate(VAL) == 1.0  # the kept parameters are the best ones
