@@ -22,3 +22,14 @@ if ! command -v dot >/dev/null 2>&1; then
     echo "note: Graphviz's 'dot' is missing; install Debian's 'graphviz' package to render traces" >&2
   fi
 fi
+
+# The report test opens a report in headless Chromium (Debian package `chromium`): install it when we can.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the report rendering test..."
+    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }) \
+      || echo "warning: could not install chromium; the report rendering test will be skipped" >&2
+  else
+    echo "note: 'chromium' is missing; install Debian's 'chromium' package to run the report rendering test" >&2
+  fi
+fi

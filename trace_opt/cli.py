@@ -1,0 +1,93 @@
+"""`trace-opt`: the command line. Each subcommand is one `add_*` function (its parser) and one
+`cmd_*` function (its work); heavy modules load inside the command, so `--help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable, List, Optional
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def add_report(sub: "argparse._SubParsersAction") -> None:
+    parser = sub.add_parser("report", help="write a run's HTML report (curves, cost, parameter diffs, trace)")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding events.jsonl")
+    parser.add_argument("--out", metavar="PATH", help="where to write the page (default RUN_DIR/report.html)")
+    parser.set_defaults(command=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    try:
+        path = write_report(args.run_dir, args.out)
+    except FileNotFoundError as error:
+        print(f"trace-opt report: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def add_doctor(sub: "argparse._SubParsersAction") -> None:
+    parser = sub.add_parser("doctor", help="say which LLM is configured and whether it answers")
+    parser.add_argument("--no-call", action="store_true", help="only show the configuration; call nothing")
+    parser.set_defaults(command=cmd_doctor)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .llm import LLM, local
+
+    try:
+        llm = LLM(cache=False, max_retries=1, max_reasks=0, timeout=120.0)
+    except Exception as error:  # a bad TRACE_OPT_MODEL, say
+        print(f"LLM configuration: unusable ({error})")
+        return 1
+    if llm.local:
+        print(f"LLM: {llm.model} (the embedded local model; set TRACE_OPT_MODEL to use another)")
+        try:
+            print(f"local model file: {local.check_installed()}")
+        except Exception as error:
+            print(f"local model: not installed: {error}")
+            return 1
+    else:
+        print(f"LLM: {llm.model} (from TRACE_OPT_MODEL)" if llm.api_base is None
+              else f"LLM: {llm.model} at {llm.api_base}")
+    if args.no_call:
+        print("not called (--no-call)")
+        return 0
+    started = time.monotonic()
+    try:
+        reply = llm("Reply with the single word OK.", max_tokens=8)
+    except Exception as error:
+        print(f"call failed: {type(error).__name__}: {error}")
+        return 1
+    preview = " ".join(str(reply).split())[:60]
+    print(f"answered in {time.monotonic() - started:.1f} s: {preview!r}")
+    return 0
+
+
+SUBCOMMANDS = [add_report, add_doctor]  # one entry per subcommand
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trace-opt", description="Train AI workflows; inspect their runs.")
+    sub = parser.add_subparsers(metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Optional[Command] = getattr(args, "command", None)
+    if command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Parameter values from the log shown as HTML, and one value's change as a line diff.
+
+Values are LLM output: everything is HTML-escaped here, nothing is trusted.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from html import escape
+from typing import Any, List
+
+_CODE_STARTS = ("def ", "async def ", "class ", "@", "import ", "from ", "lambda")
+
+
+def kind_of(value: Any) -> str:
+    """What the log value holds: tensor (a summary), number, code, text, or json."""
+    if isinstance(value, dict) and "tensor" in value and "norm" in value:
+        return "tensor"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "number"
+    if isinstance(value, str):
+        return "code" if value.lstrip().startswith(_CODE_STARTS) else "text"
+    return "json"
+
+
+def as_text(value: Any) -> str:
+    """The value as plain text (JSON for structures), before escaping."""
+    if isinstance(value, str):
+        return value
+    if kind_of(value) == "tensor":
+        return f"tensor {value.get('tensor')} {value.get('dtype', '')} norm={value.get('norm')}"
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=repr)
+
+
+def show(value: Any) -> str:
+    """One value as HTML: code and text in <pre>, numbers and tensor summaries inline."""
+    kind = kind_of(value)
+    if kind in ("number", "tensor"):
+        return f'<span class="value {kind}">{escape(as_text(value))}</span>'
+    tag = '<pre class="code"><code>' if kind == "code" else f'<pre class="{kind}">'
+    end = "</code></pre>" if kind == "code" else "</pre>"
+    return f"{tag}{escape(as_text(value))}{end}"
+
+
+def change(old: Any, new: Any) -> str:
+    """The change from old to new as HTML: a line diff for text, code and JSON, old → new
+    for numbers and tensor summaries."""
+    kinds = {kind_of(old), kind_of(new)}
+    if kinds <= {"number", "tensor"}:
+        return (f'<span class="value old">{escape(as_text(old))}</span> → '
+                f'<span class="value new">{escape(as_text(new))}</span>')
+    lines = _diff_lines(as_text(old), as_text(new))
+    cls = "diff code" if "code" in kinds else "diff"
+    return f'<pre class="{cls}">' + "".join(lines) + "</pre>"  # each line is a block
+
+
+def _diff_lines(old: str, new: str) -> List[str]:
+    out = []
+    for line in difflib.ndiff(old.splitlines(), new.splitlines()):
+        mark, text = line[:1], line[2:]
+        if mark == "?":
+            continue  # ndiff's intraline hints: noise once colours show the change
+        cls = {"-": "del", "+": "add"}.get(mark, "same")
+        out.append(f'<span class="{cls}">{escape(mark if mark != " " else " ")} {escape(text)}</span>')
+    return out
