@@ -53,7 +53,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             return 1
     else:
         print(f"LLM: {llm.model} (from TRACE_OPT_MODEL)" if llm.api_base is None
-              else f"LLM: {llm.model} at {llm.api_base}")
+              else f"LLM: {llm.model} at {_without_credentials(llm.api_base)}")
     if args.no_call:
         print("not called (--no-call)")
         return 0
@@ -66,6 +66,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     preview = " ".join(str(reply).split())[:60]
     print(f"answered in {time.monotonic() - started:.1f} s: {preview!r}")
     return 0
+
+
+def _without_credentials(url: str) -> str:
+    """The URL with any user:password@ part dropped: doctor's output gets pasted into issues."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])) if "@" in parts.netloc else url
 
 
 SUBCOMMANDS = [add_report, add_doctor]  # one entry per subcommand

@@ -43,3 +43,11 @@ def test_doctor_without_a_call_names_the_model(monkeypatch):
     done = _cli("doctor", "--no-call")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "openai/gpt-4o-mini" in done.stdout and "not called" in done.stdout
+
+
+def test_doctor_hides_credentials_in_the_server_address(monkeypatch):
+    monkeypatch.setenv("TRACE_OPT_MODEL", "openai/some-model")
+    monkeypatch.setenv("TRACE_OPT_API_BASE", "http://user:s3cret@127.0.0.1:9/v1")
+    done = _cli("doctor", "--no-call")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "http://127.0.0.1:9/v1" in done.stdout and "s3cret" not in done.stdout

@@ -99,3 +99,24 @@ def test_line_chart_copes_with_missing_and_flat_data():
     flat = line_chart("flat", [Series("a", [(1, 0.5)], "#000")])
     assert "<circle" in flat and "nan" not in flat.lower()
     assert "&lt;b&gt;" in line_chart("<b>", [Series("<b>", [(1, 1), (2, 2)], "#000")])
+
+
+def test_without_graphviz_the_trace_section_says_what_is_missing(run_dir, monkeypatch):
+    import trace_opt.graph.export as export
+
+    monkeypatch.setattr(export.shutil, "which", lambda name: None)
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    assert "The trace could not be drawn" in page and "graphviz" in page.lower()
+    assert '<div class="graph">' not in page
+
+
+def test_a_resumed_run_counts_the_later_copy_of_a_repeated_step(run_dir):
+    from trace_opt.train.events import EventLog
+
+    log = EventLog(run_dir)
+    log.write("run_start", agent="Solver", optimizer="OptoPrime", config={}, parameters={}, resumed_from=2)
+    log.write("step", epoch=2, step=3, train_score=0.9, val_score=0.95, accepted=True, rolled_back=False,
+              reason=None, usage={"calls": 12, "total_tokens": 5000, "cost_usd": 0.01}, parameters={}, proposals=[])
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    assert re.search(r"resumed from step</th><td[^>]*>2<", page)
+    assert "<td>0.95</td>" in page and "<td>0.6</td>" not in page
