@@ -10,8 +10,9 @@ import pytest
 from trace_opt.report import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; scripts/setup_env.sh does it as root)")]
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (apt-get install chromium; scripts/setup_env.sh does it as root)")
 CONSOLE = re.compile(r":CONSOLE[^\]]*\]\s*(.*)")
 
 

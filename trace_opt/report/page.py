@@ -39,7 +39,8 @@ pre.code{background:#f4f6fa;font-family:ui-monospace,SFMono-Regular,Menlo,Consol
 .value{font-family:ui-monospace,Menlo,Consolas,monospace}.value.old{color:#c0392b}.value.new{color:#1e7b34}
 details{margin:4px 0}summary{cursor:pointer}.badge{font-size:11px;padding:1px 6px;border-radius:8px;color:#fff}
 .badge.ok{background:#1e7b34}.badge.no{background:#c0392b}
-.param{margin:10px 0 18px}.change{margin:6px 0 6px 12px}.change>.badge{display:inline-block;margin-bottom:2px}.graph svg{max-width:100%;height:auto}
+.param{margin:10px 0 18px}.change{margin:6px 0 6px 12px}.change>.badge{display:inline-block;margin-bottom:2px}
+.graph svg{max-width:100%;height:auto}
 """
 
 
@@ -56,7 +57,8 @@ def render_page(run: Run) -> str:
     """The whole page for a loaded run."""
     title = f"trace_opt run: {run.path.name}"
     body = [f"<h1>{escape(title)}</h1>", _summary(run),
-            "<h2>Scores, cost and tokens</h2>", '<div class="charts">' + _score_chart(run) + _usage_charts(run) + "</div>",
+            "<h2>Scores, cost and tokens</h2>",
+            '<div class="charts">' + _score_chart(run) + _usage_charts(run) + "</div>",
             "<h2>Steps</h2>", _steps(run),
             "<h2>Parameters</h2>", _parameters(run),
             "<h2>Last trace</h2>", graph_section(run.graph_json)]
@@ -100,8 +102,8 @@ def _score_chart(run: Run) -> str:
     rolled_x = [x for x in rolled if isinstance(x, (int, float))]
     train = _points(run.steps, "train_score")
     val = _points(run.steps, "val_score")
-    return line_chart("Score per step", [Series("train", train, "#2c7fb8"), Series("validation", val, "#e67e22", rolled_x)],
-                      y_label="score", mark_label="rolled back")
+    lines = [Series("train", train, "#2c7fb8"), Series("validation", val, "#e67e22", rolled_x)]
+    return line_chart("Score per step", lines, y_label="score", mark_label="rolled back")
 
 
 def _usage_charts(run: Run) -> str:
@@ -140,7 +142,8 @@ def _proposals(step: Dict[str, Any]) -> str:
     inner = []
     for p in items:
         p = _dict(p)
-        badge = '<span class="badge ok">accepted</span>' if p.get("accepted") else '<span class="badge no">rejected</span>'
+        badge = ('<span class="badge ok">accepted</span>' if p.get("accepted")
+                 else '<span class="badge no">rejected</span>')
         reason = f" — {escape(_str(p.get('reason')))}" if p.get("reason") else ""
         inner.append(f'<div class="proposal"><b>{escape(_str(p.get("name")))}</b> {badge}{reason}'
                      f'{values.show(p.get("value"))}</div>')
