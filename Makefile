@@ -34,7 +34,7 @@ $(VENV)/.test-installed: requirements/test.lock pyproject.toml scripts/setup_env
 lock:
 	$(COMPILE) --extra local -o requirements/demo.lock pyproject.toml requirements/build.in
 	scripts/lock_model.sh > requirements/model.lock
-	$(COMPILE) --extra dev --extra torch --find-links /opt/wheels -o requirements/test.lock \
+	$(COMPILE) --extra dev --extra torch --extra search --find-links /opt/wheels -o requirements/test.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 
 clean:

@@ -25,6 +25,9 @@ _LAZY = {
     "SPSA": ".search.spsa",
     "RankingZO": ".search.ranking_zo",
     "ChoiceSearch": ".search.choice_search",
+    "RandomSearch": ".search.random_search",
+    "OptunaSearch": ".search.optuna_search",
+    "LLMWarmStartSearch": ".search.llm_warm_start",
     # one optimizer over many, routing each parameter by kind
     "CompositeOptimizer": ".composite",
     "auto": ".composite",

@@ -1,0 +1,26 @@
+"""The search space of bounded numbers and choices, shared by RandomSearch, OptunaSearch and
+LLMWarmStartSearch: where an integer may go, and a uniform draw from a parameter's range."""
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Tuple
+
+from ...graph import Parameter
+
+
+def int_range(param: Parameter) -> Tuple[int, int]:
+    """The integers an integer parameter may take (its bounds rounded inward)."""
+    low, high = math.ceil(param.bounds[0]), math.floor(param.bounds[1])
+    if low > high:
+        raise ValueError(f"integer parameter {param.name!r} has no integer within its bounds {param.bounds}")
+    return low, high
+
+
+def random_value(param: Parameter, rng: random.Random) -> Any:
+    """A value drawn uniformly from the parameter's bounds or choices."""
+    if param.kind == "categorical":
+        return param.choices[rng.randrange(len(param.choices))]
+    if param.spec.integer:
+        return rng.randint(*int_range(param))
+    return rng.uniform(*param.bounds)
