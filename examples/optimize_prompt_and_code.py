@@ -24,28 +24,9 @@ import time
 from pathlib import Path
 
 import trace_opt as to
+from agents.qa import QAAgent  # system prompt, bounded temperature, trainable extract code
 
 DATA = Path(__file__).resolve().parent / "data" / "arithmetic.jsonl"
-
-
-class ArithmeticAgent(to.Module):
-    """Answers a question with one LLM call, then extracts the answer from the reply."""
-
-    def __init__(self, llm: to.LLM) -> None:
-        super().__init__()
-        self.llm = llm
-        self.instructions = to.Parameter("You are a helpful assistant.",
-                                         description="system prompt: how the model should answer")
-        self.temperature = to.Parameter(1.2, bounds=(0.0, 1.5), description="sampling temperature of the model")
-
-    @to.bundle(trainable=True)
-    def extract(self, reply: str) -> str:
-        """Turn the model's reply into the final answer: a number, as text."""
-        return reply.strip()
-
-    def forward(self, question: to.Node) -> to.Node:
-        reply = to.ops.llm_call(self.instructions, question, temperature=self.temperature, llm=self.llm)
-        return self.extract(reply)
 
 
 def is_correct(answer: str, expected: str) -> bool:
@@ -54,7 +35,7 @@ def is_correct(answer: str, expected: str) -> bool:
     return bool(numbers) and float(numbers[-1]) == float(expected)
 
 
-def accuracy(agent: ArithmeticAgent, rows: list) -> float:
+def accuracy(agent: QAAgent, rows: list) -> float:
     """Share of rows answered correctly, untraced (evaluation builds no graph)."""
     correct = 0
     with to.no_trace():
@@ -83,7 +64,7 @@ def main() -> int:
     # One line switches model: TRACE_OPT_MODEL=openai/gpt-4o-mini (and its key); unset = embedded SmolLM2.
     agent_llm = to.LLM(seed=0, max_tokens=48, cache=True)   # seeded, so a repeated evaluation is a cache hit
     optimizer_llm = to.LLM()
-    agent = ArithmeticAgent(agent_llm)
+    agent = QAAgent(agent_llm, temperature=1.2)
     opt = to.optim.OptoPrime(agent.parameters(), llm=optimizer_llm, num_candidates=args.candidates)
     print(f"model: {agent_llm.model} ({'embedded local server' if agent_llm.local else agent_llm.api_base or 'hosted'})")
 
