@@ -93,3 +93,11 @@ def test_bad_input_is_named():
         Trainer(agent, opt, ["just a string"], guide=exact)
     with pytest.raises(TypeError, match="a guide must return"):
         Trainer(agent, opt, TRAIN, guide=lambda o, t: [1], progress=False).fit()
+
+
+@pytest.mark.parametrize("executor", ["thread", "async"])
+def test_the_same_training_gives_the_same_result_on_each_executor(executor, tmp_path):
+    _, default = make(["shout", "whisper", "shout please"], tmp_path / "a")  # threads
+    _, other = make(["shout", "whisper", "shout please"], tmp_path / "b", executor=executor)
+    assert default.fit().history == other.fit().history
+    assert load_checkpoint(tmp_path / "a")["agent"] == load_checkpoint(tmp_path / "b")["agent"]

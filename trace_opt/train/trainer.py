@@ -1,7 +1,7 @@
 """Trainer: run an agent on minibatches, turn its outputs into feedback, step the optimizer,
 keep an update only if validation does not fall, and never lose a step already paid for.
 
-Each step: the minibatch's rollouts run (on an executor when given; a rollout that raises
+Each step: the minibatch's rollouts run (on threads by default, or asyncio; a rollout that raises
 becomes feedback, not a crash), the guide judges every output, the feedback goes backward
 and the optimizer steps. Guards then undo changes that bloat a parameter past
 ``max_param_chars`` or copy a training example verbatim; validation runs, and a step that
@@ -23,6 +23,7 @@ from statistics import mean
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..graph import Module, Node, TraceExecutionError, no_trace, node, to_json
+from ..exec import as_executor
 from ..graph.serialize import write_json_atomic
 from .checkpoint import load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
@@ -68,7 +69,8 @@ class Trainer:
         self.train, self.val = [_pair(r, "train") for r in train], [_pair(r, "val") for r in (val or [])]
         if not self.train:
             raise ValueError("train is empty")
-        self.batch_size, self.epochs, self.executor, self.seed = batch_size, epochs, executor, seed
+        self.batch_size, self.epochs, self.seed = batch_size, epochs, seed
+        self.executor = as_executor(executor)  # threads unless told otherwise; results come back in order
         self.run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.callbacks, self.max_param_chars = list(callbacks), max_param_chars
         self.reject_copies, self.patience = reject_copies, patience
@@ -198,8 +200,6 @@ class Trainer:
             except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
                 return _Rollout(error=exc)
 
-        if self.executor is None:
-            return [rollout(value) for value in inputs]
         return [r if isinstance(r, _Rollout) else _Rollout(error=RuntimeError(str(r)))
                 for r in self.executor.map(rollout, inputs)]
 
