@@ -106,3 +106,32 @@ def test_a_step_without_a_score_keeps_the_trial_open(box):
     with pytest.warns(RuntimeWarning, match="no score arrived"):
         assert opt.step() is None
     assert opt.trial.number == trial and (box.x.data, box.k.data, box.c.data) == values
+
+
+def test_the_studys_pruner_stops_a_poor_trial_early(box):
+    """Score each setting over several minibatches, reporting the running mean: the median pruner
+    stops a trial running below the median of the earlier ones at the same minibatch."""
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    study = optuna.create_study(direction="maximize", pruner=pruner, sampler=optuna.samplers.TPESampler(seed=1))
+    opt = OptunaSearch(box.parameters(), study=study)
+    run(opt, box, 1)  # the initial values
+    for _ in range(15):
+        scores = []
+        for batch in range(4):
+            out = box()
+            if batch == 0:
+                opt.zero_feedback()
+            out.backward(to.Feedback("scored", score=out.data))
+            scores.append(out.data)
+            opt.trial.report(sum(scores) / len(scores), batch)
+            if opt.trial.should_prune():
+                opt.prune()
+                break
+        else:
+            opt.step()
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) >= 1
+    assert states.count(optuna.trial.TrialState.COMPLETE) + states.count(optuna.trial.TrialState.PRUNED) == 16
+    # each completed trial's value is its own setting's score, not mixed with a pruned trial's
+    assert all(t.value == pytest.approx(Blackbox.forward_at(*t.params.values())) for t in study.trials
+               if t.state == optuna.trial.TrialState.COMPLETE)

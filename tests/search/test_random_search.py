@@ -39,18 +39,6 @@ def test_state_dict_round_trip_continues_the_same_draws(box):
     assert resumed.search["evaluations"] == 10
 
 
-def test_enqueued_settings_come_before_random_ones(box):
-    opt = RandomSearch(box.parameters(), seed=0)
-    opt.enqueue({box.x: 0.7, box.k: 6, box.c: "b"})
-    opt.enqueue({box.c: "c"})  # the rest is drawn
-    seen = run(opt, box, 3)
-    assert seen[1] == (0.7, 6, "b") and seen[2][2] == "c"
-    with pytest.raises(ValueError, match=r"'k'.*outside bounds"):
-        opt.enqueue({box.k: 11})
-    with pytest.raises(ValueError, match="not one of its parameters"):
-        opt.enqueue({to.Parameter(0.5, bounds=(0, 1), name="stranger"): 0.5})
-
-
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match=r"bounds.*'unbounded'"):
         RandomSearch([to.Parameter(0.5, name="unbounded")])

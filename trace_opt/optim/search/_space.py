@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Tuple
+from typing import Any, Dict, Tuple
 
 from ...graph import Parameter
 
@@ -24,3 +24,17 @@ def random_value(param: Parameter, rng: random.Random) -> Any:
     if param.spec.integer:
         return rng.randint(*int_range(param))
     return rng.uniform(*param.bounds)
+
+
+def check_setting(owner: str, setting: Dict[Parameter, Any], known: Any) -> Dict[Parameter, Any]:
+    """Each value of a setting (parameter -> value) as its parameter would store it; ValueError
+    naming the parameter when it is not among ``known`` or its value is invalid."""
+    checked = {}
+    for param, value in setting.items():
+        if param not in known:
+            raise ValueError(f"{owner}: {getattr(param, 'name', param)!r} is not one of its parameters")
+        try:
+            checked[param] = param.validate(value)
+        except ValueError as exc:
+            raise ValueError(f"{owner}: bad value for {param.name!r}: {exc}") from None
+    return checked

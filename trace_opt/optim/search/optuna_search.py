@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, Optional
 from ...graph import Parameter
 from ..llm.suggestions import variable_keys
 from ._base import ScoreSearch
-from ._space import int_range
+from ._space import check_setting, int_range
 
 __all__ = ["OptunaSearch"]
 
@@ -89,14 +89,7 @@ class OptunaSearch(ScoreSearch):
     def enqueue(self, setting: Dict[Parameter, Any]) -> None:
         """Have the study try this setting (parameter -> value) next (``study.enqueue_trial`` when
         the next trial is asked); parameters it leaves out are sampled. Values are validated now."""
-        checked = {}
-        for param, value in setting.items():
-            if param not in self.keys:
-                raise ValueError(f"OptunaSearch.enqueue: {getattr(param, 'name', param)!r} is not one of its parameters")
-            try:
-                checked[param] = param.validate(value)
-            except ValueError as exc:
-                raise ValueError(f"OptunaSearch.enqueue: bad value for {param.name!r}: {exc}") from None
+        checked = check_setting("OptunaSearch.enqueue", setting, self.keys)
         self.search["queue"].append(self.encode(checked))
 
     # -- ask / tell -------------------------------------------------------------------------

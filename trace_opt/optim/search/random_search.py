@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, Optional
 
 from ...graph import Parameter
 from ._base import ScoreSearch
-from ._space import random_value
+from ._space import check_setting, random_value
 
 __all__ = ["RandomSearch"]
 
@@ -37,14 +37,7 @@ class RandomSearch(ScoreSearch):
         """Try this setting (parameter -> value) before the random ones; parameters it leaves out
         are drawn at random. Each value is validated now (ValueError naming the parameter)."""
         index = {p: i for i, p in enumerate(self.parameters())}
-        checked = []
-        for param, value in setting.items():
-            if param not in index:
-                raise ValueError(f"RandomSearch.enqueue: {getattr(param, 'name', param)!r} is not one of its parameters")
-            try:
-                checked.append([index[param], param.validate(value)])
-            except ValueError as exc:
-                raise ValueError(f"RandomSearch.enqueue: bad value for {param.name!r}: {exc}") from None
+        checked = [[index[p], v] for p, v in check_setting("RandomSearch.enqueue", setting, index).items()]
         self.search["queue"].append(checked)
 
     def step(self) -> Optional[float]:
