@@ -12,24 +12,18 @@ for lock in "$@"; do
 done
 pip_install --no-deps --no-build-isolation -e .
 
-# Rendering traces needs Graphviz's `dot` (Debian package `graphviz`): install it when we can.
-if ! command -v dot >/dev/null 2>&1; then
+# Debian tools some features need, installed when we can (root and apt), else a note says what to install.
+debian_tool() {  # debian_tool COMMAND PACKAGE WHAT-IT-IS-FOR
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's graphviz for trace rendering..."
-    (apt-get install -y -qq graphviz >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq graphviz >/dev/null 2>&1; }) \
-      || echo "warning: could not install graphviz; trace rendering will say what to install" >&2
+    echo "installing Debian's $2 for $3..."
+    (apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$2" >/dev/null 2>&1; }) \
+      || echo "warning: could not install $2; $3 will say what to install or be skipped" >&2
   else
-    echo "note: Graphviz's 'dot' is missing; install Debian's 'graphviz' package to render traces" >&2
+    echo "note: '$1' is missing; install Debian's '$2' package for $3" >&2
   fi
-fi
-
-# The report test opens a report in headless Chromium (Debian package `chromium`): install it when we can.
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the report rendering test..."
-    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }) \
-      || echo "warning: could not install chromium; the report rendering test will be skipped" >&2
-  else
-    echo "note: 'chromium' is missing; install Debian's 'chromium' package to run the report rendering test" >&2
-  fi
-fi
+}
+debian_tool dot graphviz "trace rendering"
+case " $* " in
+  *test.lock*) debian_tool chromium chromium "the report rendering test" ;;
+esac
