@@ -10,6 +10,7 @@ ends with an HTML report: runs/qa/report.html (open it in a browser).
 Kill it at any point and run it again with --resume: it continues from the last checkpoint.
 
 Run: .venv/bin/python examples/train_qa_agent.py [--epochs 1] [--resume]
+ or: trace-opt run examples/train_qa_agent.py:make_trainer --run-dir runs/qa2; trace-opt resume runs/qa2
 """
 from __future__ import annotations
 
@@ -37,23 +38,27 @@ def guide(output: str, target: str) -> to.Feedback:
     return to.Feedback(text=f"Wrong: the answer is {target}. Reply with the option letter only.", score=0.0)
 
 
+def make_trainer(run_dir: Path, epochs: int = 1) -> Trainer:
+    """The run, built from scratch (``trace-opt run examples/train_qa_agent.py:make_trainer``)."""
+    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    train = [(r["question"], r["answer"]) for r in rows[:6]]
+    val = [(r["question"], r["answer"]) for r in rows[6:]]
+    agent = QAAgent(to.LLM(max_tokens=32), instructions="Answer the question.")
+    opt = to.optim.OptoPrime(agent.parameters(), num_candidates=2)
+    return Trainer(agent, opt, train, val, guide, batch_size=3, epochs=epochs, checkpoint_dir=run_dir)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
-    train = [(r["question"], r["answer"]) for r in rows[:6]]
-    val = [(r["question"], r["answer"]) for r in rows[6:]]
-
-    agent = QAAgent(to.LLM(max_tokens=32), instructions="Answer the question.")
-    opt = to.optim.OptoPrime(agent.parameters(), num_candidates=2)
     if not args.resume and RUN_DIR.exists():
         shutil.rmtree(RUN_DIR)
-    trainer = Trainer(agent, opt, train, val, guide, batch_size=3, epochs=args.epochs, checkpoint_dir=RUN_DIR)
+    trainer = make_trainer(RUN_DIR, args.epochs)
     result = trainer.resume() if args.resume else trainer.fit()
     print(f"{result.steps} steps, ended: {result.reason}; best validation score {result.best_val_score}")
-    for name, param in agent.named_parameters():
+    for name, param in trainer.agent.named_parameters():
         print(f"  {name} = {str(param.data)[:100]!r}")
     print(f"report: {write_report(RUN_DIR)}")
     return 0

@@ -30,6 +30,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_run(sub: "argparse._SubParsersAction") -> None:
+    parser = sub.add_parser("run", help="train: ENTRY is FILE.py:FUNCTION returning a Trainer for a run directory")
+    parser.add_argument("entry", metavar="ENTRY", help="e.g. examples/train_qa_agent.py:make_trainer")
+    parser.add_argument("--run-dir", required=True, metavar="DIR", help="where checkpoints, events and the report go")
+    parser.set_defaults(command=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .train.launch import start
+
+    return _train(lambda: start(args.entry, args.run_dir), args.run_dir, "run")
+
+
+def add_resume(sub: "argparse._SubParsersAction") -> None:
+    parser = sub.add_parser("resume", help="continue a run started with 'trace-opt run' from its last checkpoint")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.set_defaults(command=cmd_resume)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .train.launch import resume
+
+    return _train(lambda: resume(args.run_dir), args.run_dir, "resume")
+
+
+def _train(go: Callable[[], object], run_dir: str, name: str) -> int:
+    from .report import write_report
+
+    try:
+        result = go()
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        print(f"trace-opt {name}: {error}", file=sys.stderr)
+        return 2
+    print(f"{result.steps} steps, ended: {result.reason}; best validation score {result.best_val_score}")
+    print(f"report: {write_report(run_dir)}")
+    return 0
+
+
 def add_doctor(sub: "argparse._SubParsersAction") -> None:
     parser = sub.add_parser("doctor", help="say which LLM is configured and whether it answers")
     parser.add_argument("--no-call", action="store_true", help="only show the configuration; call nothing")
@@ -76,7 +114,7 @@ def _without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])) if "@" in parts.netloc else url
 
 
-SUBCOMMANDS = [add_report, add_doctor]  # one entry per subcommand
+SUBCOMMANDS = [add_run, add_resume, add_report, add_doctor]  # one entry per subcommand
 
 
 def build_parser() -> argparse.ArgumentParser:
