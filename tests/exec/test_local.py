@@ -140,3 +140,16 @@ def test_async_executor_keeps_one_loop_across_maps():
         first = set(executor.map(current_loop, range(4)))
         second = set(executor.map(current_loop, range(4)))
     assert len(first) == 1 and first == second
+
+
+def test_closing_the_async_executor_ends_tasks_rollouts_left_behind():
+    left_behind = []
+
+    async def rollout(i):
+        left_behind.append(asyncio.ensure_future(asyncio.sleep(60)))  # as a client's background logger does
+        return i
+
+    executor = AsyncExecutor(2)
+    assert executor.map(rollout, range(2)) == [0, 1]
+    executor.close()
+    assert all(task.cancelled() for task in left_behind)

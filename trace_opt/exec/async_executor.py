@@ -22,6 +22,14 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
 
 
+async def _finish_tasks() -> None:
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
+
+
 class AsyncExecutor(Executor):
     """Runs at most ``concurrency`` rollouts of a ``map``/``amap`` call at once (default 16).
 
@@ -90,9 +98,10 @@ class AsyncExecutor(Executor):
             loop, thread, pool = self._loop, self._thread, self._pool
             self._loop = self._thread = self._pool = None
         if loop is not None and thread is not None:
+            # Background tasks that clients left on the loop (e.g. litellm's logger) end here, quietly.
+            asyncio.run_coroutine_threadsafe(_finish_tasks(), loop).result()
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
-            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
         if pool is not None:
             pool.shutdown(wait=True)
