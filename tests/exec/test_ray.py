@@ -6,6 +6,7 @@ import pytest
 
 import trace_opt as to
 from trace_opt.exec import RayExecutor, RolloutError
+from trace_opt.graph import ancestors
 
 from .conftest import HAVE_RAY, NO_RAY
 
@@ -37,15 +38,39 @@ def add_one(x):
     return x + 1
 
 
+class Shouter(to.Module):
+    def __init__(self):
+        super().__init__()
+        self.greeting = to.Parameter("hello ", description="what to say first")
+
+    @to.bundle(trainable=True)
+    def shout(self, text):
+        """Upper-case the text."""
+        return text.upper()
+
+    def forward(self, name):
+        return self.shout(self.greeting + name)
+
+
 @needs_ray
-def test_nodes_come_back_as_detached_copies(ray_executor):
-    param = to.Parameter(10, description="offset")
-    outputs = ray_executor.map(lambda i: add_one(param + i), [1, 2])
+def test_graphs_come_back_ending_at_the_drivers_own_parameters(ray_executor):
+    agent = Shouter()
+    greeting, code = agent.parameters()  # listing them makes the method's code parameter exist
+    outputs = ray_executor.map(agent, ["ann", "bob"])
+    assert [out.data for out in outputs] == ["HELLO ANN", "HELLO BOB"]
+    leaves = {id(n) for out in outputs for n in ancestors(out) if not n.parents}
+    assert id(greeting) in leaves and id(code) in leaves
+    for out in outputs:
+        out.backward("too loud")
+    assert len(greeting.feedback) == 2 and len(code.feedback) == 2  # as it would be on threads
+
+
+@needs_ray
+def test_a_function_bundle_output_comes_back_too(ray_executor):
+    offset = to.Parameter(10, description="offset")
+    outputs = ray_executor.map(lambda i: add_one(offset + i), [1, 2])
     assert [out.data for out in outputs] == [12, 13]
-    copy = outputs[0].parents[0].parents[0]
-    assert copy.data == 10 and copy is not param  # the worker's copy of the parameter
-    outputs[0].backward("too big")
-    assert param.feedback == [] and len(copy.feedback) == 1  # so Ray rollouts should return plain data
+    assert outputs[0].parents[0].parents[0] is offset
 
 
 @needs_ray
@@ -53,8 +78,15 @@ def test_a_result_that_cannot_come_back_is_a_rollout_error(ray_executor):
     results = ray_executor.map(lambda i: threading.Lock() if i == 1 else i, range(3))
     assert results[0] == 0 and results[2] == 2
     assert isinstance(results[1], RolloutError) and results[1].index == 1
-    assert results[1].error_type == "TypeError" and "return plain data" in results[1].message
+    assert results[1].error_type == "TypeError" and "could not come back" in results[1].message
     assert results[1].exception is None
+
+
+@needs_ray
+def test_a_rollout_function_that_cannot_travel_is_a_clear_error(ray_executor):
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match="cannot be sent to Ray workers .*create clients, locks and files inside"):
+        ray_executor.map(lambda i: lock.locked(), [1])
 
 
 @needs_ray

@@ -4,7 +4,7 @@ Every executor has one method, ``map(fn, items)``: the results of ``fn(item)`` i
 order, where a rollout that raised is a ``RolloutError`` in its place (so a trainer turns it
 into feedback instead of crashing), plus ``close()`` / use as a context manager. The same
 trainer code runs on each. Ray is imported only when a RayExecutor is created; see
-``ray_executor`` for what Ray rollouts should return (plain data).
+``ray_executor`` for how results (graph nodes included) come back from Ray workers.
 """
 from __future__ import annotations
 
