@@ -153,3 +153,11 @@ def test_closing_the_async_executor_ends_tasks_rollouts_left_behind():
     assert executor.map(rollout, range(2)) == [0, 1]
     executor.close()
     assert all(task.cancelled() for task in left_behind)
+
+
+def test_a_rollout_that_maps_on_its_own_busy_executor_does_not_deadlock(local_executor):
+    def outer(i):
+        return sum(local_executor.map(lambda j: i * j, range(3)))
+
+    # 32 outer rollouts keep all 16 workers busy; their inner maps run inline instead of waiting.
+    assert local_executor.map(outer, range(32)) == [3 * i for i in range(32)]

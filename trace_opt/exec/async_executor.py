@@ -55,6 +55,7 @@ class AsyncExecutor(Executor):
         pool = None if _is_async(fn) else self._sync_pool()
 
         async def one(index: int, item: Any) -> Any:
+            self._mark_running()  # in this task's own context, which its thread (if any) copies
             async with limit:
                 try:
                     if pool is None:

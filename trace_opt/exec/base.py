@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import traceback as _traceback
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+
+# The executors whose rollout is running here: a rollout that maps on its own executor again
+# runs those items inline, where waiting for the executor's busy workers would deadlock.
+_running_in: ContextVar[Tuple[int, ...]] = ContextVar("trace_opt_exec_running_in", default=())
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,17 @@ class Executor(ABC):
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> List[Any]:
         """``[fn(item) for item in items]``, run concurrently; a rollout that raised is a RolloutError."""
         items = self._checked(fn, items, "map")
+        if id(self) in _running_in.get():
+            return [run_captured(fn, i, item) for i, item in enumerate(items)]
         return self._map(fn, items) if items else []
+
+    def _mark_running(self) -> None:
+        """Called in a rollout's own context (a copy), before the rollout runs."""
+        _running_in.set(_running_in.get() + (id(self),))
+
+    def _rollout(self, fn: Callable[[Any], Any], index: int, item: Any) -> Any:
+        self._mark_running()
+        return run_captured(fn, index, item)
 
     def _checked(self, fn: Callable[[Any], Any], items: Iterable[Any], method: str) -> List[Any]:
         if not callable(fn):

@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List, Optional
 
-from .base import Executor, check_positive, run_captured
+from .base import Executor, check_positive
 
 
 class ThreadExecutor(Executor):
@@ -29,7 +29,7 @@ class ThreadExecutor(Executor):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="trace_opt-rollout")
             pool = self._pool
-        futures = [pool.submit(contextvars.copy_context().run, run_captured, fn, i, item)
+        futures = [pool.submit(contextvars.copy_context().run, self._rollout, fn, i, item)
                    for i, item in enumerate(items)]
         return [future.result() for future in futures]
 
