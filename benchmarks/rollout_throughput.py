@@ -7,9 +7,10 @@ after a 200 ms sleep). Wall time per executor and concurrency is compared with t
 Threads call ``llm(...)``, asyncio awaits ``llm.acall(...)``, Ray (when installed) runs the
 threads' rollout in worker processes, each with its own client; each executor is warmed up
 first (one call per worker: connections, Ray's worker processes, imports) and the best of
-``--repeats`` runs is kept (the machine may be busy).
+``--repeats`` runs is kept (the machine may be busy). ``--workload http`` makes each rollout
+one bare stdlib request instead, which leaves the executors' own overhead alone in the table.
 
-    .venv/bin/python benchmarks/rollout_throughput.py [--repeats 2] [--no-ray]
+    .venv/bin/python benchmarks/rollout_throughput.py [--repeats 2] [--no-ray] [--workload http]
 
 Target (issue 5): within 1.3x of ideal for threads and asyncio at concurrency 16.
 """
@@ -22,6 +23,7 @@ import os
 import sys
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -90,6 +92,19 @@ class SyncRollout:
         return llm(f"rollout {i}")
 
 
+class HttpRollout:
+    """``--workload http``: one bare stdlib HTTP request, to see the executors' own overhead."""
+
+    def __init__(self, api_base: str) -> None:
+        self.url = api_base + "/chat/completions"
+
+    def __call__(self, i: int) -> str:
+        body = json.dumps({"model": "bench", "messages": [{"role": "user", "content": f"rollout {i}"}]}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.load(reply)["choices"][0]["message"]["content"]
+
+
 def async_rollout(api_base: str) -> Callable[[int], Any]:
     llm = client(api_base)
 
@@ -115,6 +130,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-ray", action="store_true", help="skip Ray even when it is installed")
+    parser.add_argument("--workload", choices=("llm", "http"), default="llm",
+                        help="llm: through trace_opt.LLM (default); http: a bare request (asyncio runs it on threads)")
     args = parser.parse_args(argv)
     with_ray = not args.no_ray and importlib.util.find_spec("ray") is not None
 
@@ -123,17 +140,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     import rollout_throughput as workload
 
     server = SlowServer()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; {ROLLOUTS} rollouts, one LLM call each, "
+    call = "one LLM call" if args.workload == "llm" else "one bare HTTP request"
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; {ROLLOUTS} rollouts, {call} each, "
           f"server latency {LATENCY * 1000:.0f} ms; best of {args.repeats}")
     print()
     print(f"{'executor':>8}  {'concurrency':>11}  {'wall s':>7}  {'ideal s':>7}  {'x ideal':>7}  target")
     print(f"{'-' * 8}  {'-' * 11}  {'-' * 7}  {'-' * 7}  {'-' * 7}  ------")
     for concurrency in (1, 4, 16):
-        runs = [("threads", lambda: ThreadExecutor(concurrency), workload.SyncRollout),
-                ("asyncio", lambda: AsyncExecutor(concurrency), workload.async_rollout)]
+        sync = workload.SyncRollout if args.workload == "llm" else workload.HttpRollout
+        runs = [("threads", lambda: ThreadExecutor(concurrency), sync),
+                ("asyncio", lambda: AsyncExecutor(concurrency), workload.async_rollout if args.workload == "llm" else sync)]
         if with_ray:
             # One CPU each: Ray schedules by CPUs, so a cluster of `concurrency` CPUs runs that many at once.
-            runs.append(("ray", lambda: RayExecutor(num_cpus=concurrency), workload.SyncRollout))
+            runs.append(("ray", lambda: RayExecutor(num_cpus=concurrency, log_to_driver=False), sync))
         for name, make, rollout in runs:
             with make() as executor:
                 wall = timed(executor, rollout(server.api_base), concurrency, args.repeats)

@@ -117,8 +117,8 @@ def test_a_failed_traced_operation_keeps_its_exception_node_for_feedback(local_e
     assert results[0].data == 7
     error = results[1]
     assert isinstance(error, RolloutError) and error.error_type == "TraceExecutionError"
-    assert isinstance(error.exception, to.TraceExecutionError)
-    error.exception.node.backward(str(error))
+    assert isinstance(error.exception, to.TraceExecutionError) and error.node is error.exception.node
+    error.node.backward(str(error))
     assert [record.feedback.text for record in param.feedback] == [str(error)]
 
 

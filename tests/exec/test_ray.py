@@ -73,6 +73,23 @@ def test_a_function_bundle_output_comes_back_too(ray_executor):
     assert outputs[0].parents[0].parents[0] is offset
 
 
+@to.bundle()
+def parse_score(reply):
+    """The score at the end of the reply."""
+    return int(reply.split()[-1])
+
+
+@needs_ray
+def test_a_failed_traced_operation_comes_back_with_its_exception_node(ray_executor):
+    template = to.Parameter("score: 7", description="reply template")
+    results = ray_executor.map(lambda suffix: parse_score(template + suffix), ["", " (none)"])
+    error = results[1]
+    assert results[0].data == 7 and isinstance(error, RolloutError) and error.exception is None
+    assert error.error_type == "TraceExecutionError" and "invalid literal" in error.message
+    error.node.backward(str(error))
+    assert [record.feedback.text for record in template.feedback] == [str(error)]
+
+
 @needs_ray
 def test_a_result_that_cannot_come_back_is_a_rollout_error(ray_executor):
     results = ray_executor.map(lambda i: threading.Lock() if i == 1 else i, range(3))

@@ -13,6 +13,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
+from ..graph.errors import TraceExecutionError
+from ..graph.nodes import ExceptionNode
+
 # The executors whose rollout is running here: a rollout that maps on its own executor again
 # runs those items inline, where waiting for the executor's busy workers would deadlock.
 _running_in: ContextVar[Tuple[int, ...]] = ContextVar("trace_opt_exec_running_in", default=())
@@ -23,9 +26,10 @@ class RolloutError:
     """A rollout that raised, kept in its place among the results.
 
     ``str(error)`` is ``"(ErrorType) message"``, the same form as ``ExceptionNode.data``, ready
-    to be passed as feedback. ``exception`` is the original exception object on threads and
-    asyncio (a ``TraceExecutionError`` there still has its ``.node`` to back-propagate into);
-    it is None when the rollout ran in another process (Ray), where only the text comes back.
+    to be passed as feedback. When a traced operation failed (``TraceExecutionError``), ``node``
+    is its ExceptionNode, linked to the parameters that led there, on every executor:
+    ``error.node.backward(str(error))`` sends the feedback home. ``exception`` is the original
+    exception object on threads and asyncio, None from another process (Ray).
     """
 
     index: int
@@ -33,11 +37,13 @@ class RolloutError:
     message: str
     traceback: str = field(default="", repr=False, compare=False)
     exception: Optional[BaseException] = field(default=None, compare=False, repr=False)
+    node: Optional[ExceptionNode] = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_exception(cls, index: int, error: BaseException, keep_exception: bool = True) -> "RolloutError":
         text = "".join(_traceback.format_exception(type(error), error, error.__traceback__))
-        return cls(index, type(error).__name__, str(error), text, error if keep_exception else None)
+        node = error.node if isinstance(error, TraceExecutionError) else None
+        return cls(index, type(error).__name__, str(error), text, error if keep_exception else None, node)
 
     def __str__(self) -> str:
         return f"({self.error_type}) {self.message}"

@@ -15,6 +15,7 @@ RolloutError in its place, like any other failed rollout.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 from collections import ChainMap
@@ -81,9 +82,12 @@ def _remote_rollout(payload: Tuple[bytes, bytes], index: int, item: Any, tracing
         result = run_captured(fn, index, item, keep_exception=False)
     finally:
         _tracing.reset(token)
+    refs = {id(p): i for i, p in enumerate(copies)}
     try:
-        return _dumps(result, {id(p): i for i, p in enumerate(copies)})
+        return _dumps(result, refs)
     except Exception as error:  # noqa: BLE001 - a result that cannot travel is a failed rollout
+        if isinstance(result, RolloutError) and result.node is not None:
+            return _dumps(dataclasses.replace(result, node=None), refs)  # its text at least
         return _transport_error(index, error)
 
 
