@@ -19,9 +19,11 @@ def test_without_ray_the_error_says_what_to_install(monkeypatch):
         RayExecutor()
 
 
-def test_num_cpus_is_refused_when_joining_a_cluster():
+def test_bad_cluster_options_are_clear_errors():
     with pytest.raises(ValueError, match="pass one of address= or num_cpus="):
         RayExecutor(address="auto", num_cpus=2)
+    with pytest.raises(ValueError, match="cpus_per_rollout=...\\) must be > 0, got 0"):
+        RayExecutor(cpus_per_rollout=0)
 
 
 def test_import_trace_opt_exec_does_not_import_ray():
