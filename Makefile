@@ -35,7 +35,7 @@ lock:
 	$(COMPILE) --extra local --extra torch --extra search --find-links /opt/wheels -o requirements/demo.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 	scripts/lock_model.sh > requirements/model.lock
-	$(COMPILE) --extra dev --extra torch --extra search --find-links /opt/wheels -o requirements/test.lock \
+	$(COMPILE) --extra dev --extra torch --extra search --extra ray --find-links /opt/wheels -o requirements/test.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 
 clean:

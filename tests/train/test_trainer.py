@@ -95,6 +95,24 @@ def test_bad_input_is_named():
         Trainer(agent, opt, TRAIN, guide=lambda o, t: [1], progress=False).fit()
 
 
+@pytest.fixture(scope="module")
+def ray_executor():
+    pytest.importorskip("ray")
+    from trace_opt.exec import RayExecutor
+
+    executor = RayExecutor(num_cpus=2)  # a local cluster with 2 CPUs
+    yield executor
+    executor.close()
+
+
+def test_the_same_training_gives_the_same_result_on_ray(ray_executor, tmp_path):
+    _, default = make(["shout", "whisper", "shout please"], tmp_path / "a")
+    agent, on_ray = make(["shout", "whisper", "shout please"], tmp_path / "b", executor=ray_executor)
+    assert default.fit().history == on_ray.fit().history
+    assert load_checkpoint(tmp_path / "a")["agent"] == load_checkpoint(tmp_path / "b")["agent"]
+    assert agent.prompt.feedback and agent.prompt.feedback[0].parameter is agent.prompt  # graphs came back linked
+
+
 @pytest.mark.parametrize("executor", ["thread", "async"])
 def test_the_same_training_gives_the_same_result_on_each_executor(executor, tmp_path):
     _, default = make(["shout", "whisper", "shout please"], tmp_path / "a")  # threads

@@ -181,6 +181,8 @@ class BoundBundle:
         return self.bundle.code_parameter(self.instance)
 
     def __getattr__(self, name: str) -> Any:
+        if name in BoundBundle.__slots__ or name.startswith("__"):  # unset while unpickling: no delegation
+            raise AttributeError(name)
         return getattr(self.bundle, name)
 
 

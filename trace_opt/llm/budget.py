@@ -34,6 +34,15 @@ class Budget:
         self._tokens = 0
         self._cost = 0.0
 
+    def __getstate__(self) -> dict:
+        """A copy (in a Ray worker, say) starts from what was spent so far and counts on its own:
+        a limit shared across processes needs the calls to be made in one process."""
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @property
     def calls(self) -> int:
         """Calls made or in flight."""

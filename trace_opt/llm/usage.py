@@ -39,6 +39,13 @@ class UsageMeter:
         self._lock = threading.Lock()
         self._usage = Usage()
 
+    def __getstate__(self) -> dict:  # a copy travels (to a Ray worker, say) without its lock
+        return {"usage": self.snapshot()}
+
+    def __setstate__(self, state: dict) -> None:
+        self._lock = threading.Lock()
+        self._usage = state["usage"]
+
     def add(self, **deltas: float) -> None:
         with self._lock:
             current = self._usage

@@ -12,6 +12,7 @@ flight is undone and the last checkpoint stays as it was.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -194,14 +195,9 @@ class Trainer:
         return epoch + 1, [self.train[i] for i in picked]
 
     def _rollouts(self, inputs: List[Any]) -> List[_Rollout]:
-        def rollout(value: Any) -> _Rollout:
-            try:
-                return _Rollout(output=node(self.agent(node(value, name="input"))))
-            except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
-                return _Rollout(error=exc)
-
+        self.agent.parameters()  # code parameters exist before a rollout travels (Ray links them back)
         return [r if isinstance(r, _Rollout) else _Rollout(error=RuntimeError(str(r)))
-                for r in self.executor.map(rollout, inputs)]
+                for r in self.executor.map(functools.partial(_rollout, self.agent), inputs)]
 
     def _judge(self, result: _Rollout, target: Any) -> Tuple[Any, float]:
         feedback = self.guide(result.output.data, target)
@@ -248,6 +244,14 @@ class Trainer:
         if self._last_output is not None:
             write_json_atomic(self.run_dir / "graph.json", json.loads(to_json(self._last_output)))
         self._event("checkpoint", step=self.step_count, path=str(path))
+
+
+def _rollout(agent: Module, value: Any) -> _Rollout:
+    """One run of the agent (only the agent travels to where it runs, not the trainer)."""
+    try:
+        return _Rollout(output=node(agent(node(value, name="input"))))
+    except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
+        return _Rollout(error=exc)
 
 
 def _pair(row: Any, which: str) -> Tuple[Any, Any]:
