@@ -32,7 +32,7 @@ $(VENV)/.test-installed: requirements/test.lock pyproject.toml scripts/setup_env
 
 # Re-resolve the locks (needs the dev extra installed: pip-tools).
 lock:
-	$(COMPILE) --extra local --extra torch --extra search --find-links /opt/wheels -o requirements/demo.lock \
+	$(COMPILE) --extra local --extra torch --extra search --extra ray --find-links /opt/wheels -o requirements/demo.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 	scripts/lock_model.sh > requirements/model.lock
 	$(COMPILE) --extra dev --extra torch --extra search --extra ray --find-links /opt/wheels -o requirements/test.lock \

@@ -38,14 +38,15 @@ def guide(output: str, target: str) -> to.Feedback:
     return to.Feedback(text=f"Wrong: the answer is {target}. Reply with the option letter only.", score=0.0)
 
 
-def make_trainer(run_dir: Path, epochs: int = 1) -> Trainer:
+def make_trainer(run_dir: Path, epochs: int = 1, executor: object = None) -> Trainer:
     """The run, built from scratch (``trace-opt run examples/train_qa_agent.py:make_trainer``)."""
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     train = [(r["question"], r["answer"]) for r in rows[:6]]
     val = [(r["question"], r["answer"]) for r in rows[6:]]
     agent = QAAgent(to.LLM(max_tokens=32), instructions="Answer the question.")
     opt = to.optim.OptoPrime(agent.parameters(), num_candidates=2)
-    return Trainer(agent, opt, train, val, guide, batch_size=3, epochs=epochs, checkpoint_dir=run_dir)
+    return Trainer(agent, opt, train, val, guide, batch_size=3, epochs=epochs, checkpoint_dir=run_dir,
+                   executor=executor)
 
 
 def main() -> int:
