@@ -74,6 +74,15 @@ def import_seconds(python: Path, module: str) -> float:
     return statistics.median(times)
 
 
+def print_table(rows: list) -> None:
+    """Right-aligned columns, a rule under the header row (shared by the benchmarks here)."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
 def us_per_op(result: dict | None, key: str) -> float | None:
     if result is None or result[key] is None:
         return None
@@ -131,11 +140,7 @@ def main() -> int:
                 at_10k[workload] = (b_ours, b_peer, k_ours, k_peer)
             print(f"  measured {workload} N={n:,}", file=sys.stderr, flush=True)
 
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    for index, row in enumerate(rows):
-        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
-        if index == 0:
-            print("  ".join("-" * width for width in widths))
+    print_table(rows)
 
     print("\nflatness of our µs/op from 10^3 to 10^5 (max/min, target <= 2):")
     for key, values in flat.items():

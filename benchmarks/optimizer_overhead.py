@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from graph_overhead import PEER_PACKAGE, peer_python
+from graph_overhead import PEER_PACKAGE, peer_python, print_table
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_optimizer_workload.py"
@@ -110,11 +110,7 @@ def main() -> int:
                          seconds(mine["backward_s"]), seconds(peer.get("backward_s")) if peer else "—"))
             print(f"  measured {shape} N={n:,}", file=sys.stderr, flush=True)
 
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    for index, row in enumerate(rows):
-        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
-        if index == 0:
-            print("  ".join("-" * width for width in widths))
+    print_table(rows)
 
     mine_all = [mine for mine, _ in results.values()]
     largest = max(m["prompt_tokens"] for m in mine_all)
