@@ -125,6 +125,8 @@ class RayExecutor(Executor):
         if self._owns_session:
             init_options.setdefault("include_dashboard", False)
             init_options.setdefault("log_to_driver", True)
+            if address is None:  # a local cluster talks over loopback only
+                init_options.setdefault("_node_ip_address", "127.0.0.1")
             ray.init(address=address, num_cpus=num_cpus, **init_options)
         self._task = ray.remote(_remote_rollout).options(num_cpus=cpus_per_rollout)
 
