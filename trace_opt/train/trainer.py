@@ -45,7 +45,7 @@ class TrainResult:
 @dataclass
 class _Rollout:
     output: Optional[Node] = None
-    error: Optional[BaseException] = None
+    error: Any = None  # the exception, or the executor's RolloutError
 
 
 class Trainer:
@@ -159,9 +159,10 @@ class Trainer:
                 self._last_output = result.output
             else:
                 score = 0.0
-                error = result.error
-                if isinstance(error, TraceExecutionError):
-                    error.node.backward(f"The run raised an error: {error}")
+                error = result.error  # an exception, or the executor's RolloutError
+                failed = error.node if isinstance(error, TraceExecutionError) else getattr(error, "node", None)
+                if failed is not None:
+                    failed.backward(f"The run raised an error: {error}")
                 log.info("rollout failed: %s: %s", type(error).__name__, error)
             scores.append(score)
         report = self.optimizer.step()
@@ -196,7 +197,7 @@ class Trainer:
 
     def _rollouts(self, inputs: List[Any]) -> List[_Rollout]:
         self.agent.parameters()  # code parameters exist before a rollout travels (Ray links them back)
-        return [r if isinstance(r, _Rollout) else _Rollout(error=RuntimeError(str(r)))
+        return [r if isinstance(r, _Rollout) else _Rollout(error=r)  # r: a RolloutError from the executor
                 for r in self.executor.map(functools.partial(_rollout, self.agent), inputs)]
 
     def _judge(self, result: _Rollout, target: Any) -> Tuple[Any, float]:
