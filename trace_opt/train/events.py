@@ -8,7 +8,8 @@ the report (``trace-opt report RUN_DIR``) and ``Trainer.resume`` read it. Each l
   ``parameters`` ({name: value}), ``resumed_from`` (step number or null)
 - ``step``: ``epoch``, ``step`` (1-based, across epochs), ``train_score`` (mean score of the
   minibatch before the update, or null), ``val_score`` (after the update, or null),
-  ``accepted`` (bool: the update was kept), ``rolled_back`` (bool), ``reason`` (str or null),
+  ``accepted`` (bool: the update was kept), ``rolled_back`` (bool), ``reason`` (str or null: why
+  the step changed nothing or was undone: the optimizer's skip, a guard, validation),
   ``usage`` ({"calls", "total_tokens", "cost_usd"}, cumulative), ``parameters``
   ({name: value} after the step), ``proposals`` ([{"name", "value", "accepted", "reason"}])
 - ``checkpoint``: ``step``, ``path``

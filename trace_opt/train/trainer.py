@@ -166,7 +166,7 @@ class Trainer:
                 log.info("rollout failed: %s: %s", type(error).__name__, error)
             scores.append(score)
         report = self.optimizer.step()
-        notes = self._guard(snapshot)
+        notes = _skipped(report) + self._guard(snapshot)
         val_score, rolled_back, reason = None, False, None
         if self.val:
             val_score = self.evaluate(self.val)
@@ -261,6 +261,12 @@ def _pair(row: Any, which: str) -> Tuple[Any, Any]:
     if isinstance(row, (tuple, list)) and len(row) == 2:
         return row[0], row[1]
     raise TypeError(f"each {which} row must be (input, target) or a dict with 'input' and 'target', got {row!r:.80}")
+
+
+def _skipped(report: Any) -> List[str]:
+    """Why the optimizer skipped its step (a provider failure, an unusable reply): the log must say."""
+    skipped = getattr(report, "skipped", None)
+    return [str(skipped)] if skipped else []
 
 
 def _proposals(report: Any) -> List[Dict[str, Any]]:
