@@ -170,7 +170,7 @@ def test_code_that_raises_on_this_steps_inputs_is_rejected_before_it_is_installe
     original = solver.extract.parameter.data
     report = opt.step()
     assert solver.extract.parameter.data == original and report.updated == {}
-    assert report.proposals[0].reason == "rejected: raised IndexError: list index out of range on the inputs of this step"
+    assert report.proposals[0].reason == "rejected: raised IndexError: list index out of range (line 2) on the inputs of this step"
 
 
 def test_a_body_only_answer_is_put_under_the_functions_header():

@@ -149,8 +149,9 @@ class Bundle:
             message += f"\n  failing line {line_no} of {self.name}: {line}"
         return message
 
-    def compile(self, source: str) -> Callable:
-        """Compile a new version of this function; its own imports stay in its own namespace."""
+    def compile(self, source: str, builtins: Optional[Dict[str, Any]] = None) -> Callable:
+        """Compile a new version of this function; its own imports stay in its own namespace.
+        ``builtins`` replaces the builtins the new code sees (a sandbox passes restricted ones)."""
         fdef = parse_function(source, f"the code of {self.name}")
         filename = f"<trace_opt code {self.name} {hashlib.sha1(source.encode()).hexdigest()[:10]}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -159,6 +160,8 @@ class Bundle:
             namespace.update(inspect.getclosurevars(self.fn).nonlocals)
         except TypeError:  # not a Python function: no closure to carry over
             pass
+        if builtins is not None:
+            namespace["__builtins__"] = builtins
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the sandbox layer vets untrusted code first
         return namespace[fdef.name]
 

@@ -13,6 +13,7 @@ _LAZY = {
     "OptoPrime": ".llm.optoprime",
     "TextGrad": ".llm.textgrad",
     "OPRO": ".llm.opro",
+    "CodeTrial": ".llm.code_check",
     # numeric optimizers over torch tensors
     "SGD": ".numeric.torch_optimizers",
     "Adam": ".numeric.torch_optimizers",

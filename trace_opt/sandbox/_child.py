@@ -1,4 +1,5 @@
 """Runs in the sandbox process (`python -I -S -c <this file>`); imports only the stdlib.
+forked.py reuses its limits, builtins and error wording in a forked child.
 
 Reads one JSON request on stdin, applies resource limits, runs the candidate with restricted
 builtins, and writes one JSON result on stdout. The candidate's own prints are captured.
@@ -100,35 +101,47 @@ def _safe_builtins(req, root):
     return safe
 
 
-def main():
-    req = json.loads(sys.stdin.read())
-    root = os.path.realpath(os.getcwd())
-    out, err = _Capped(req["max_output_chars"]), _Capped(req["max_output_chars"])
+def outcome(run, req, source="<candidate>"):
+    """Call `run()`; the result dict with the candidate's failure, if any, in words (a line
+    number is one of the candidate's, whose file name starts with `source`)."""
     result = {"ok": False, "value": None, "error": None}
-    real_stdout = sys.stdout
-    namespace = {"__builtins__": _safe_builtins(req, root), "__name__": "candidate"}
-    _apply_limits(req)
-    _disarm_os()
-    start = time.perf_counter()
-    sys.stdout, sys.stderr = out, err
     try:
-        exec(compile(req["code"], "<candidate>", "exec"), namespace)
-        func = namespace.get(req["func_name"])
-        if not callable(func):
-            raise NameError(f"the code does not define a function named {req['func_name']}")
-        value = func(*req["args"], **req["kwargs"])
-        try:
-            result.update(ok=True, value=json.loads(json.dumps(value)))
-        except (TypeError, ValueError) as e:
-            result["error"] = f"the return value is not JSON-serializable: {e}"
+        result.update(ok=True, value=run())
     except MemoryError:
         result["error"] = f"MemoryError: exceeded the memory limit of {req['memory_mb']} MB"
     except RecursionError:
         result["error"] = f"RecursionError: exceeded the recursion limit of {req['recursion_limit']}"
     except BaseException as e:  # SystemExit and KeyboardInterrupt too: report, never leave
         tb = traceback.extract_tb(e.__traceback__)
-        where = next((f" (line {f.lineno})" for f in reversed(tb) if f.filename == "<candidate>"), "")
+        where = next((f" (line {f.lineno})" for f in reversed(tb) if f.filename.startswith(source)), "")
         result["error"] = f"{type(e).__name__}: {e}{where}"
+    return result
+
+
+def main():
+    req = json.loads(sys.stdin.read())
+    root = os.path.realpath(os.getcwd())
+    out, err = _Capped(req["max_output_chars"]), _Capped(req["max_output_chars"])
+    real_stdout = sys.stdout
+    namespace = {"__builtins__": _safe_builtins(req, root), "__name__": "candidate"}
+    _apply_limits(req)
+    _disarm_os()
+
+    def call():
+        exec(compile(req["code"], "<candidate>", "exec"), namespace)
+        func = namespace.get(req["func_name"])
+        if not callable(func):
+            raise NameError(f"the code does not define a function named {req['func_name']}")
+        value = func(*req["args"], **req["kwargs"])
+        try:
+            return json.loads(json.dumps(value))
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"the return value is not JSON-serializable: {e}") from None
+
+    start = time.perf_counter()
+    sys.stdout, sys.stderr = out, err
+    try:
+        result = outcome(call, req)
     finally:
         sys.stdout, sys.stderr = real_stdout, sys.__stderr__
     result.update(stdout=out.text(), stderr=err.text(), duration_s=time.perf_counter() - start)
@@ -136,4 +149,5 @@ def main():
     real_stdout.flush()
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ...graph import ExceptionNode, Parameter
 from ..base import Optimizer
-from .code_check import recorded_calls, trial_error
+from .code_check import CodeTrial, recorded_calls, trial_error
 from .suggestions import Proposal, review, suggested_values, suggestion_model
 from .tokens import truncate
 
@@ -55,8 +55,11 @@ class LLMOptimizer(Optimizer):
     """Base of OptoPrime, TextGrad and OPRO; subclasses implement ``propose``."""
 
     def __init__(self, params: Any, llm: Any = None, *, num_candidates: int = 1, candidate_temperature: float = 0.8,
-                 memory_size: int = 3, objective: Optional[str] = None, defaults: Optional[Dict[str, Any]] = None) -> None:
+                 memory_size: int = 3, objective: Optional[str] = None, defaults: Optional[Dict[str, Any]] = None,
+                 code_trial: Optional[CodeTrial] = None) -> None:
         super().__init__(params, defaults or {})
+        if code_trial is not None and not isinstance(code_trial, CodeTrial):
+            raise TypeError(f"code_trial must be a CodeTrial, got {type(code_trial).__name__}")
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
         if not isinstance(memory_size, int) or memory_size < 0:
@@ -67,6 +70,8 @@ class LLMOptimizer(Optimizer):
         self.memory_size = memory_size
         self.objective = objective or "Change the values of the #Variables so that the #Outputs satisfy the #Feedback."
         self.memory: List[str] = []
+        self.code_trial = code_trial or CodeTrial()
+        self.rejections: List[str] = []  # why code proposed at the last step was refused: told at the next
 
     def check_parameter(self, param: Any) -> None:
         super().check_parameter(param)
@@ -97,7 +102,8 @@ class LLMOptimizer(Optimizer):
         params = [p for p in self.parameters() if p.trainable and p.feedback]
         if not params:
             return self._skip("no feedback reached the parameters (call backward first)")
-        notes = self._revert_crashed_code(params)
+        notes = self.rejections + self._revert_crashed_code(params)
+        self.rejections = []
         try:
             candidates = self.propose(params, self.num_candidates, notes)
         except BudgetExceeded:
@@ -154,10 +160,11 @@ class LLMOptimizer(Optimizer):
             param = next((p for p in changes if p.name == proposal.name), None)
             if param is None or param.kind != "code":
                 continue
-            error = trial_error(changes[param], recorded_calls(param))
+            error = trial_error(changes[param], recorded_calls(param), self.code_trial)
             if error is not None:
                 del changes[param]
                 proposal.accepted, proposal.reason = False, f"rejected: {error}"
+                self.rejections.append(f"The code proposed for {param.name} was rejected: {error}.")
         return Candidate(changes, proposals, reasoning=reasoning)
 
     def _skip(self, reason: str, notes: Optional[List[str]] = None) -> StepReport:
@@ -243,11 +250,13 @@ class LLMOptimizer(Optimizer):
     def state_dict(self) -> Dict[str, Any]:
         state = super().state_dict()
         state["memory"] = list(self.memory)
+        state["rejections"] = list(self.rejections)
         return state
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self.memory = list(state_dict.get("memory", []))
+        self.rejections = list(state_dict.get("rejections", []))
 
 
 def _score(evaluate: Callable[[], float]) -> float:

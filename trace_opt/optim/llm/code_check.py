@@ -1,17 +1,40 @@
-"""Proposed code is run on the inputs it will meet before it is accepted.
+"""Proposed code is checked and run on the inputs it will meet before it is accepted.
 
-A code parameter's calls in this step's trace record their inputs (and, for methods, the
-instance), so a candidate can be compiled and called on exactly those inputs: one that
-raises is rejected with the error as its reason, instead of breaking the next run.
+Code an LLM wrote was written by nobody. A candidate first passes the sandbox's static policy
+(imports, builtins, escape attributes), then runs in a forked, limited child on the inputs
+that this step's trace recorded (for methods, with the instance): one that raises, loops,
+eats memory or breaks the policy is rejected with the reason, which becomes feedback, instead
+of breaking the next run or the machine. ``CodeTrial(trusted=True)`` is the explicit opt-out:
+the candidate then runs in this process, as Trace does.
 """
 from __future__ import annotations
 
+import ast
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...graph import BoundBundle, Bundle, MessageNode, Parameter, linking_subgraph, no_trace
+from ...sandbox import DEFAULT_POLICY, Policy, check, run_forked
 from .tokens import truncate
 
 MAX_TRIALS = 3
+
+
+@dataclass(frozen=True)
+class CodeTrial:
+    """How candidate code is vetted: the policy it must keep (widen it to allow more modules),
+    the limits of its trial run, or ``trusted=True`` to run it in-process unchecked."""
+
+    policy: Policy = DEFAULT_POLICY
+    timeout: float = 10.0
+    memory_mb: int = 1024
+    trusted: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.policy, Policy):
+            raise TypeError(f"CodeTrial.policy must be a trace_opt.sandbox.Policy, got {type(self.policy).__name__}")
+        if not self.timeout > 0 or not self.memory_mb > 0:
+            raise ValueError(f"CodeTrial needs timeout > 0 and memory_mb > 0, got {self.timeout!r}, {self.memory_mb!r}")
 
 
 def recorded_calls(param: Parameter) -> List[Tuple[Any, Dict[str, Any]]]:
@@ -30,15 +53,43 @@ def recorded_calls(param: Parameter) -> List[Tuple[Any, Dict[str, Any]]]:
     return calls
 
 
-def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]]) -> Optional[str]:
-    """Why ``code`` fails on the recorded calls, or None when it runs on all of them."""
-    for op, inputs in calls:
-        bundle = op.bundle if isinstance(op, BoundBundle) else op
-        leading = (op.instance,) if isinstance(op, BoundBundle) else ()
-        try:
-            function = bundle.compile(code)
+def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeTrial = CodeTrial()) -> Optional[str]:
+    """Why ``code`` is rejected (policy or its run on the recorded calls), or None when accepted."""
+    if not trial.trusted:
+        violations = check(code, _defined_name(code), trial.policy)
+        if violations:
+            return "; ".join(violations)
+    if not calls:
+        return None
+
+    def run_recorded_calls(builtins: Optional[dict] = None) -> None:
+        for op, inputs in calls:
+            bundle = op.bundle if isinstance(op, BoundBundle) else op
+            leading = (op.instance,) if isinstance(op, BoundBundle) else ()
+            function = bundle.compile(code, builtins=builtins)
             with no_trace():
                 function(*leading, **inputs)
+
+    if trial.trusted:
+        try:
+            run_recorded_calls()
         except Exception as exc:  # the candidate's own failure, reported, never raised
             return f"raised {type(exc).__name__}: {truncate(str(exc), 200)} on the inputs of this step"
-    return None
+        return None
+    result = run_forked(run_recorded_calls, timeout=trial.timeout, memory_mb=trial.memory_mb,
+                        policy=trial.policy, source="<trace_opt code")
+    if result.ok:
+        return None
+    error = truncate(result.error or "failed", 240)
+    if error.startswith(("timeout", "the sandbox")):
+        return error
+    return f"raised {error} on the inputs of this step"
+
+
+def _defined_name(code: str) -> str:
+    """The name of the function the code defines (its signature was checked before)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    return next((n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), "")

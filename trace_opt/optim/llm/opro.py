@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from ...graph import Parameter
 from .base import Candidate, LLMOptimizer
+from .code_check import CodeTrial
 from .problem import variable_line
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import estimate_tokens, fit_tokens, truncate
@@ -24,9 +25,10 @@ class OPRO(LLMOptimizer):
 
     def __init__(self, params: Any, llm: Any = None, *, history_size: int = 20, num_candidates: int = 1,
                  candidate_temperature: float = 0.8, objective: Optional[str] = None,
-                 max_prompt_tokens: int = 1200) -> None:
+                 max_prompt_tokens: int = 1200, code_trial: Optional[CodeTrial] = None) -> None:
         super().__init__(params, llm, num_candidates=num_candidates, candidate_temperature=candidate_temperature,
-                         memory_size=0, objective=objective or "Find values of the variables that get a higher score.")
+                         memory_size=0, objective=objective or "Find values of the variables that get a higher score.",
+                         code_trial=code_trial)
         if not isinstance(history_size, int) or history_size < 1:
             raise ValueError(f"history_size must be a positive int, got {history_size!r}")
         self.history_size = history_size

@@ -13,6 +13,7 @@ from typing import Any, List, Optional
 
 from ...graph import Parameter
 from .base import Candidate, LLMOptimizer
+from .code_check import CodeTrial
 from .problem import PromptTooLarge, build_problem
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import estimate_tokens
@@ -31,9 +32,9 @@ class OptoPrime(LLMOptimizer):
 
     def __init__(self, params: Any, llm: Any = None, *, max_prompt_tokens: Optional[int] = None,
                  num_candidates: int = 1, candidate_temperature: float = 0.8, memory_size: int = 3,
-                 objective: Optional[str] = None) -> None:
+                 objective: Optional[str] = None, code_trial: Optional[CodeTrial] = None) -> None:
         super().__init__(params, llm, num_candidates=num_candidates, candidate_temperature=candidate_temperature,
-                         memory_size=memory_size, objective=objective)
+                         memory_size=memory_size, objective=objective, code_trial=code_trial)
         if max_prompt_tokens is not None and (not isinstance(max_prompt_tokens, int) or max_prompt_tokens < 200):
             raise ValueError(f"max_prompt_tokens must be an int >= 200, got {max_prompt_tokens!r}")
         self._max_prompt_tokens = max_prompt_tokens

@@ -15,6 +15,7 @@ from pydantic import Field, create_model
 
 from ...graph import MessageNode, Node, Parameter, linking_subgraph
 from .base import Candidate, LLMOptimizer
+from .code_check import CodeTrial
 from .problem import variable_line
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import fit_tokens, preview, truncate
@@ -30,9 +31,9 @@ class TextGrad(LLMOptimizer):
 
     def __init__(self, params: Any, llm: Any = None, *, max_gradient_calls: int = 8, num_candidates: int = 1,
                  candidate_temperature: float = 0.8, memory_size: int = 0, objective: Optional[str] = None,
-                 max_prompt_tokens: int = 1200) -> None:
+                 max_prompt_tokens: int = 1200, code_trial: Optional[CodeTrial] = None) -> None:
         super().__init__(params, llm, num_candidates=num_candidates, candidate_temperature=candidate_temperature,
-                         memory_size=memory_size, objective=objective)
+                         memory_size=memory_size, objective=objective, code_trial=code_trial)
         if not isinstance(max_gradient_calls, int) or max_gradient_calls < 1:
             raise ValueError(f"max_gradient_calls must be a positive int, got {max_gradient_calls!r}")
         self.max_gradient_calls = max_gradient_calls
