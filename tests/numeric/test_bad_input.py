@@ -53,6 +53,21 @@ def test_a_nan_gradient_skips_the_whole_step_with_a_warning(make):
     assert {k: str(v) for k, v in opt.state_dict()["state"].items()} == state_before
 
 
+def test_a_nan_among_many_small_gradients_is_found_in_any_piece():
+    """Small CPU gradients are checked concatenated in pieces: a NaN in any piece, in any shape
+    or dtype, still skips the step and is named."""
+    params = [torch.zeros(5, 3, requires_grad=True) for _ in range(150)]
+    params += [torch.zeros(40_000, requires_grad=True), torch.zeros(7, dtype=torch.float16, requires_grad=True)]
+    for index in (0, 63, 64, 149, 151):
+        opt = Lion(params, lr=0.1)
+        for p in params:
+            p.grad = torch.ones_like(p)
+        params[index].grad.view(-1)[-1] = float("nan")
+        with pytest.warns(NonFiniteGradientWarning, match=rf"tensor #{index}\b"):
+            opt.step()
+        assert all(bool((p == 0).all()) for p in params)
+
+
 def test_huge_but_finite_gradients_are_not_mistaken_for_nan():
     p = torch.zeros(4, requires_grad=True)
     opt = Lion([p], lr=0.1)

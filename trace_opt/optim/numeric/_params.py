@@ -208,16 +208,20 @@ class TensorParams:
 
 def all_finite(grads: Iterable[torch.Tensor]) -> bool:
     """Whether every gradient is finite: one read of each (may say False for huge finite values;
-    the caller confirms offenders exactly)."""
-    on_cpu, elsewhere = [], {}
+    the caller confirms offenders exactly). On the CPU, small gradients are summed concatenated
+    in pieces: one call per piece instead of one per tensor."""
+    large, small, elsewhere = [], {}, {}
     for g in grads:
-        if g.device.type == "cpu":
-            on_cpu.append(g)
-        else:
+        if not g.is_cpu:
             elsewhere.setdefault((g.device, g.dtype), []).append(g)
-    total = 0.0
-    for g in on_cpu:
-        total += float(g.sum(dtype=torch.float32) if g.element_size() < 4 else g.sum())
+        elif g.numel() < SMALL_GRADIENT:
+            small.setdefault(g.dtype, []).append(g if g.dim() == 1 else g.reshape(-1))
+        else:
+            large.append(g)
+    total = sum(_sum(g) for g in large)
+    for group in small.values():
+        for start in range(0, len(group), CAT_TENSORS):
+            total += _sum(torch.cat(group[start:start + CAT_TENSORS]))
     if not math.isfinite(total):
         return False
     sums = [torch.stack(torch._foreach_norm(gs, 1)).sum(dtype=torch.float32) for gs in elsewhere.values()]
@@ -225,3 +229,11 @@ def all_finite(grads: Iterable[torch.Tensor]) -> bool:
     for s in sums:
         by_device.setdefault(s.device, []).append(s)
     return all(bool(torch.stack(ss).isfinite().all()) for ss in by_device.values())
+
+
+SMALL_GRADIENT = 1 << 15  # values: below this, a call per tensor costs more than reading it
+CAT_TENSORS = 64  # small gradients concatenated per piece: at most 2 M values of temporary
+
+
+def _sum(g: torch.Tensor) -> float:
+    return float(g.sum(dtype=torch.float32) if g.element_size() < 4 else g.sum())

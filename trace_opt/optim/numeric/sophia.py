@@ -138,12 +138,13 @@ class Sophia(ElementwiseOptimizer):
         torch._foreach_lerp_(ms, gs, 1 - beta1)
         if weight_decay:
             torch._foreach_mul_(ps, 1 - lr * weight_decay)
-        ratio = torch._foreach_clamp_min(hs, group["eps"] / rho)  # as in _update_tensor
-        torch._foreach_reciprocal_(ratio)  # m / d as m * (1 / d): one temporary list, not two
-        torch._foreach_mul_(ratio, ms)
-        torch._foreach_clamp_min_(ratio, -rho)
-        torch._foreach_clamp_max_(ratio, rho)
-        torch._foreach_add_(ps, ratio, alpha=-lr / rho)
+        # clip(m / max(rho h, eps), 1) = m / max(rho h, eps, |m|): the clip folds into the divisor,
+        # and the divide into the update (addcdiv), for 7 list operations instead of 8.
+        divisor = torch._foreach_abs(ms)
+        torch._foreach_div_(divisor, rho)
+        torch._foreach_maximum_(divisor, hs)
+        torch._foreach_clamp_min_(divisor, group["eps"] / rho)
+        torch._foreach_addcdiv_(ps, ms, divisor, value=-lr / rho)
 
     def _hyper(self, group: Dict[str, Any]) -> List[float]:
         return [group["lr"], group["betas"][0], group["rho"], group["eps"], group["weight_decay"]]
