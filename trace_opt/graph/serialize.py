@@ -1,6 +1,7 @@
 """Parameter values as JSON (readable and diffable, never pickle), written atomically."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import sys
@@ -11,6 +12,7 @@ from typing import Any, Union
 from .kinds import is_tensor
 
 _TENSOR = "__tensor__"
+_TMP = ".tmp"
 
 
 def encode_value(value: Any) -> Any:
@@ -50,7 +52,7 @@ def write_json_atomic(path: Union[str, Path], document: Any) -> Path:
     """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, ensure_ascii=False, allow_nan=False)
@@ -63,3 +65,11 @@ def write_json_atomic(path: Union[str, Path], document: Any) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def remove_stale_temps(path: Union[str, Path]) -> None:
+    """Delete the temp files of writes to ``path`` that a kill cut short (a failed write removes
+    its own; a SIGKILL cannot). Only for a file no other process is writing."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{_TMP}"):
+        stale.unlink(missing_ok=True)

@@ -13,8 +13,9 @@ the report (``trace-opt report RUN_DIR``) and ``Trainer.resume`` read it. Each l
   ``usage`` ({"calls", "total_tokens", "cost_usd"}, cumulative), ``parameters``
   ({name: value} after the step), ``proposals`` ([{"name", "value", "accepted", "reason"}])
 - ``checkpoint``: ``step``, ``path``
-- ``run_end``: ``reason`` ("done", "early_stop", "budget", "interrupted" or "error"),
-  ``message``, ``best_val_score``, ``steps``
+- ``run_end``: ``reason`` ("done", "early_stop", "stopped" by a callback, "budget",
+  "interrupted" by SIGTERM, or "error": fit() then raises it), ``message``, ``best_val_score``,
+  ``steps``
 
 Values are JSON: text, numbers, choices and JSON parameters as they are, code as its source,
 tensors as ``{"tensor": [shape], "dtype": ..., "norm": float}``.
@@ -54,12 +55,23 @@ class EventLog:
 
     def write(self, event: str, **fields: Any) -> Dict[str, Any]:
         record = {"event": event, "time": time.time(), **fields}
-        line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=repr)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=repr) + "\n"
+        with open(self.path, "ab+") as handle:
+            if _torn(handle):
+                line = "\n" + line  # a kill mid-write left half a line: do not glue this event to it
+            handle.write(line.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         return record
+
+
+def _torn(handle: Any) -> bool:
+    """Whether the file (open for appending and reading) ends inside a line."""
+    end = handle.seek(0, os.SEEK_END)
+    if end == 0:
+        return False
+    handle.seek(end - 1)
+    return handle.read(1) != b"\n"
 
 
 def read_events(run_dir: Union[str, Path]) -> List[Dict[str, Any]]:

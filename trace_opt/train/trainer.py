@@ -9,6 +9,14 @@ lowers the best validation score is rolled back. After every step a checkpoint i
 atomically and an event appended to ``events.jsonl``; ``resume()`` continues a killed run
 from its last checkpoint. A ``BudgetExceeded`` anywhere ends the run cleanly: the step in
 flight is undone and the last checkpoint stays as it was.
+
+Other faults: a guide that raises on an output scores it 0 and sends no feedback (the agent
+is not to blame); one that raises on every output of a step is broken and stops the run. A
+SIGTERM lets the step in flight finish and be checkpointed, then ends the run
+("interrupted"); a second SIGTERM gets the handler that was there before (by default: exit).
+Any other error (a checkpoint that a full disk refused, an optimizer that raised) undoes the
+unfinished step, logs ``run_end`` with reason "error" and is raised; ``checkpoint.json``
+then still holds the last step that was written whole, for ``resume()``.
 """
 from __future__ import annotations
 
@@ -17,7 +25,9 @@ import json
 import logging
 import math
 import random
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
@@ -25,12 +35,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..graph import Module, Node, TraceExecutionError, no_trace, node, to_json
 from ..exec import as_executor
-from ..graph.serialize import write_json_atomic
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..graph.serialize import remove_stale_temps, write_json_atomic
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
 from .guide import as_guide
 
 log = logging.getLogger("trace_opt.train")
+GRAPH = "graph.json"  # the last step's trace, beside the checkpoint
 COPY_MIN_CHARS = 20  # a training string at least this long found verbatim in a parameter is a copy
 
 
@@ -104,21 +115,29 @@ class Trainer:
         reason, message = "done", ""
         bar = _Progress(total, self.progress)
         try:
-            while self.step_count < total:
-                snapshot = self.agent.state_dict()
-                try:
-                    record = self._step(self.step_count + 1, snapshot)
-                except BudgetExceeded as exc:
-                    self.agent.load_state_dict(snapshot)
-                    reason, message = "budget", str(exc)
-                    break
-                bar.update(record, self._usage())
-                if any(callback(self, record) == "stop" for callback in self.callbacks):
-                    reason = "stopped"
-                    break
-                if self.patience is not None and self.since_best >= self.patience:
-                    reason = "early_stop"
-                    break
+            with _Sigterm() as sigterm:
+                while self.step_count < total:
+                    if sigterm.received:
+                        reason, message = "interrupted", f"SIGTERM: stopped after step {self.step_count}, checkpointed"
+                        log.warning("%s", message)
+                        break
+                    snapshot, number = self.agent.state_dict(), self.step_count + 1
+                    try:
+                        record = self._step(number, snapshot)
+                    except BudgetExceeded as exc:
+                        self.agent.load_state_dict(snapshot)
+                        reason, message = "budget", str(exc)
+                        break
+                    except Exception as exc:
+                        self._end_with_error(exc, snapshot, number)
+                        raise
+                    bar.update(record, self._usage())
+                    if any(callback(self, record) == "stop" for callback in self.callbacks):
+                        reason = "stopped"
+                        break
+                    if self.patience is not None and self.since_best >= self.patience:
+                        reason = "early_stop"
+                        break
         finally:
             bar.close()
         self._event("run_end", reason=reason, message=message, best_val_score=self.best_val, steps=self.step_count)
@@ -132,6 +151,8 @@ class Trainer:
         if self.run_dir is None:
             raise ValueError("resume() needs the run's checkpoint_dir")
         state = load_checkpoint(self.run_dir)
+        for name in (CHECKPOINT, GRAPH):
+            remove_stale_temps(self.run_dir / name)  # a write that a kill cut short left its temp file
         self.agent.load_state_dict(state["agent"])
         if state.get("optimizer") is not None and hasattr(self.optimizer, "load_state_dict"):
             self.optimizer.load_state_dict(state["optimizer"])
@@ -143,7 +164,8 @@ class Trainer:
         """Mean guide score over rows, without building a graph (a rollout that raises scores 0)."""
         with no_trace():
             results = self._rollouts([row[0] for row in rows])
-        return mean(self._judge(result, target)[1] if result.output is not None else 0.0
+        failures: List[Exception] = []
+        return mean(self._judge_row(result, target, failures)[1] if result.output is not None else 0.0
                     for result, (_, target) in zip(results, rows))
 
     # -- one step ------------------------------------------------------------------------
@@ -151,20 +173,7 @@ class Trainer:
         epoch, batch = self._batch(number)
         self.optimizer.zero_feedback()
         results = self._rollouts([row[0] for row in batch])
-        scores = []
-        for result, (_, target) in zip(results, batch):
-            if result.output is not None:
-                feedback, score = self._judge(result, target)
-                result.output.backward(feedback)
-                self._last_output = result.output
-            else:
-                score = 0.0
-                error = result.error  # an exception, or the executor's RolloutError
-                failed = error.node if isinstance(error, TraceExecutionError) else getattr(error, "node", None)
-                if failed is not None:
-                    failed.backward(f"The run raised an error: {error}")
-                log.info("rollout failed: %s: %s", type(error).__name__, error)
-            scores.append(score)
+        scores, guide_failed = self._send_feedback(results, batch)
         report = self.optimizer.step()
         notes = _skipped(report) + self._guard(snapshot)
         val_score, rolled_back, reason = None, False, None
@@ -181,7 +190,8 @@ class Trainer:
         self.step_count = number
         record = {"epoch": epoch, "step": number, "train_score": mean(scores) if scores else None,
                   "val_score": val_score, "accepted": changed, "rolled_back": rolled_back,
-                  "reason": reason or ("; ".join(notes) if notes else None), "usage": self._usage(),
+                  "reason": "; ".join(([reason] if reason else []) + guide_failed + notes) or None,
+                  "usage": self._usage(),
                   "parameters": self._values(), "proposals": _proposals(report)}
         self.history.append({k: record[k] for k in ("step", "train_score", "val_score", "accepted", "rolled_back")})
         self._event("step", **record)
@@ -199,6 +209,43 @@ class Trainer:
         self.agent.parameters()  # code parameters exist before a rollout travels (Ray links them back)
         return [r if isinstance(r, _Rollout) else _Rollout(error=r)  # r: a RolloutError from the executor
                 for r in self.executor.map(functools.partial(_rollout, self.agent), inputs)]
+
+    def _send_feedback(self, results: List[_Rollout], batch: List[Tuple[Any, Any]]) -> Tuple[List[float], List[str]]:
+        """Judge each output and send its feedback backward (a failed rollout sends its error).
+        Returns the scores and a note when the guide raised; on every output, it is broken: raised."""
+        scores, failures = [], []
+        for result, (_, target) in zip(results, batch):
+            if result.output is not None:
+                feedback, score = self._judge_row(result, target, failures)
+                if feedback is not None:
+                    result.output.backward(feedback)
+                    self._last_output = result.output
+            else:
+                score = 0.0
+                error = result.error  # an exception, or the executor's RolloutError
+                failed = error.node if isinstance(error, TraceExecutionError) else getattr(error, "node", None)
+                if failed is not None:
+                    failed.backward(f"The run raised an error: {error}")
+                log.info("rollout failed: %s: %s", type(error).__name__, error)
+            scores.append(score)
+        judged = sum(result.output is not None for result in results)
+        if failures and len(failures) == judged:
+            raise failures[0]
+        return scores, [f"the guide raised on {len(failures)} of {judged} outputs (scored 0, no feedback): "
+                        f"{type(failures[0]).__name__}: {failures[0]}"] if failures else []
+
+    def _judge_row(self, result: _Rollout, target: Any, failures: List[Exception]) -> Tuple[Any, float]:
+        """(feedback, score); (None, 0.0) when the guide raised, the error added to ``failures``."""
+        from ..llm import BudgetExceeded
+
+        try:
+            return self._judge(result, target)
+        except BudgetExceeded:
+            raise
+        except Exception as exc:  # the guide's own failure: the agent's output is not to blame
+            failures.append(exc)
+            log.warning("the guide raised on an output (scored 0, no feedback): %s: %s", type(exc).__name__, exc)
+            return None, 0.0
 
     def _judge(self, result: _Rollout, target: Any) -> Tuple[Any, float]:
         feedback = self.guide(result.output.data, target)
@@ -235,15 +282,35 @@ class Trainer:
         if self.events is not None:
             self.events.write(kind, **fields)
 
+    def _end_with_error(self, exc: Exception, snapshot: Dict[str, Any], number: int) -> None:
+        """Before an error leaves fit(): a step that did not finish is undone (nothing of it was
+        checkpointed; one that finished but failed to checkpoint is kept, resume() redoes it), and
+        run_end says why, if the disk still takes it."""
+        if self.step_count < number:
+            self.agent.load_state_dict(snapshot)
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("training stopped by an error after %d steps: %s", self.step_count, message)
+        try:
+            self._event("run_end", reason="error", message=message, best_val_score=self.best_val,
+                        steps=self.step_count)
+        except OSError as failure:
+            log.error("run_end not logged: %s", failure)
+
     def _checkpoint(self) -> None:
         if self.run_dir is None:
             return
         optimizer_state = self.optimizer.state_dict() if hasattr(self.optimizer, "state_dict") else None
-        path = save_checkpoint(self.run_dir, {"step": self.step_count, "agent": self.agent.state_dict(),
-                                              "optimizer": optimizer_state, "best_val_score": self.best_val,
-                                              "since_best": self.since_best, "history": self.history})
+        try:
+            path = save_checkpoint(self.run_dir, {"step": self.step_count, "agent": self.agent.state_dict(),
+                                                  "optimizer": optimizer_state, "best_val_score": self.best_val,
+                                                  "since_best": self.since_best, "history": self.history})
+        except OSError as exc:  # a full disk: the write left the previous checkpoint as it was
+            failure = OSError(f"the checkpoint of step {self.step_count} was not written ({exc}); "
+                              f"{self.run_dir / CHECKPOINT} still holds the previous one")
+            failure.errno = exc.errno
+            raise failure from exc
         if self._last_output is not None:
-            write_json_atomic(self.run_dir / "graph.json", json.loads(to_json(self._last_output)))
+            write_json_atomic(self.run_dir / GRAPH, json.loads(to_json(self._last_output)))
         self._event("checkpoint", step=self.step_count, path=str(path))
 
 
@@ -284,6 +351,35 @@ def _find_llms(*owners: Any) -> List[Any]:
         for inner in getattr(owner, "optimizers", []) or []:
             found += [llm for llm in _find_llms(inner) if all(llm is not f for f in found)]
     return found
+
+
+class _Sigterm:
+    """While fit() runs in the main thread, SIGTERM (a scheduler or ``kill`` asking the run to end)
+    only sets ``received``: the step in flight finishes and is checkpointed, then fit() stops.
+    The handler that was there before comes back at once, so a second SIGTERM ends the process."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.previous: Any = None
+        self.installed = False
+
+    def __enter__(self) -> "_Sigterm":
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+            self.installed = True
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received = True
+        self._restore()
+
+    def _restore(self) -> None:
+        # None: a handler set outside Python; the default is the closest we can put back
+        signal.signal(signal.SIGTERM, self.previous if self.previous is not None else signal.SIG_DFL)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.installed:
+            self._restore()
 
 
 class _Progress:
