@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from . import local, provider
 from .budget import Budget
 from .cache import ResponseCache, cache_key, default_cache
-from .errors import LLMError, ProviderError, ReplyError, redact, truncate
+from .errors import LLMError, ProviderError, ReplyError, holds_secret, redact, truncate
 from .retry import describe, retry_policy, status_of
 from .structured import UnusableReply, check_schema, parse_reply, reask_messages, response_format
 from .usage import Usage, UsageMeter
@@ -238,9 +238,9 @@ class LLM:
         if isinstance(error, LLMError) or not isinstance(error, Exception):
             raise error
         failure = self._provider_error(error, retries)
-        # Chain the original only when its text is free of the key.
-        keep_cause = not (self._api_key and self._api_key in str(error))
-        raise failure from (error if keep_cause else None)
+        # Chain the original only when its text (and its chain's) is free of keys, this client's or
+        # one litellm took from the environment.
+        raise failure from (None if holds_secret(error, [self._api_key]) else error)
 
     def _complete(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
                   response_format: Optional[dict]) -> str:
