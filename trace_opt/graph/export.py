@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, Union
 
-from .kinds import is_tensor
+from .kinds import is_tensor, non_str_key
 from .nodes import ExceptionNode, MessageNode, Node, Parameter
 from .serialize import decode_value, encode_value
 from .traversal import topological_order, unique_names
@@ -65,6 +65,10 @@ class RecordedOp:
         return tuple(f"args[{i}]" for i in range(count))
 
 
+class RecordedError(Exception):
+    """Stands for the exception of an ExceptionNode read back from JSON: only its text survives."""
+
+
 def from_json(text: str) -> Node:
     """Rebuild a trace written by to_json; returns its output node."""
     document = json.loads(text)
@@ -78,6 +82,10 @@ def from_json(text: str) -> Node:
             made: Node = Parameter(data, entry["name"], description=entry["description"] or None, kind=entry["kind"],
                                    bounds=entry.get("bounds"), choices=entry.get("choices"),
                                    constraint=entry.get("constraint"), trainable=entry.get("trainable", True))
+        elif entry["type"] == "ExceptionNode":  # stays one, so a failure read back is still found as one
+            made = ExceptionNode(RecordedError(data), RecordedOp(entry["op"], entry["description"]), parents,
+                                 tuple(entry["inputs"]))
+            made._data, made.name = data, entry["name"]
         elif "op" in entry:
             made = MessageNode(data, RecordedOp(entry["op"], entry["description"]), parents,
                                tuple(entry["inputs"]), entry["name"])
@@ -142,6 +150,8 @@ def _json_data(value: Any) -> Any:
         return encode_value(value) if value.numel() <= _MAX_TENSOR_EXPORT else {"repr": repr(value)[:1000]}
     try:
         json.dumps(value, allow_nan=False)
-        return value
     except (TypeError, ValueError):
         return {"repr": repr(value)[:1000]}
+    # json.dumps turns non-str keys into str ({1: "a", "1": "b"} would come back as {"1": "b"}):
+    # such a value is not JSON either, and a repr says so instead of reading back changed.
+    return value if non_str_key(value) is None else {"repr": repr(value)[:1000]}

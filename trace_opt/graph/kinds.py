@@ -150,6 +150,9 @@ class Spec:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"a json parameter takes JSON-serializable data: {exc}") from None
+        key = non_str_key(value)
+        if key is not None:  # JSON would make it a str: save/load and LLM proposals could not give it back
+            raise ValueError(f"a json parameter takes str dict keys (JSON object keys are strings), got {key[0]!r}")
         return value
 
     def _check_tensor(self, value: Any) -> Any:
@@ -158,6 +161,21 @@ class Spec:
         if self.shape is not None and tuple(value.shape) != self.shape:
             raise ValueError(f"a tensor parameter keeps its shape {list(self.shape)}, got {list(value.shape)}")
         return value
+
+
+def non_str_key(value: Any) -> Optional[tuple]:
+    """``(key,)`` for the first dict key in a JSON-serializable value that is not a str, else None."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            for key, item in current.items():
+                if not isinstance(key, str):
+                    return (key,)
+                stack.append(item)
+        elif isinstance(current, (list, tuple)):
+            stack.extend(current)
+    return None
 
 
 def _is_number(value: Any) -> bool:

@@ -49,13 +49,25 @@ class Module:
     def state_dict(self) -> Dict[str, Any]:
         """Name -> a copy of the current value (tensors detached and cloned)."""
         return {name: (p.data.detach().clone() if is_tensor(p.data) else copy.deepcopy(p.data))
-                for name, p in self.named_parameters()}
+                for name, p in self._parameters_by_name().items()}
+
+    def _parameters_by_name(self) -> Dict[str, Parameter]:
+        """Name -> parameter, for the files and state dicts keyed by name. A dict key holding a dot
+        can spell another parameter's path; two parameters under one name would share one entry
+        and one of them would silently never load, so that is an error."""
+        params: Dict[str, Parameter] = {}
+        for name, p in self.named_parameters():
+            if name in params:
+                raise ValueError(f"two parameters of {type(self).__name__} are both named {name!r} "
+                                 "(a dict key with a dot in it?); state_dict, save and load need distinct names")
+            params[name] = p
+        return params
 
     def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> None:
         """Validate every value first, then assign all in place; on any error nothing changes."""
         if not isinstance(state, dict):
             raise TypeError(f"load_state_dict() needs a dict of name -> value, got {type(state).__name__}")
-        params = dict(self.named_parameters())
+        params = self._parameters_by_name()
         missing = sorted(params.keys() - state.keys())
         unknown = sorted(state.keys() - params.keys())
         if strict and (missing or unknown):
@@ -81,7 +93,7 @@ class Module:
             "version": VERSION,
             "module": type(self).__qualname__,
             "parameters": {name: {"kind": p.kind, "value": encode_value(p.data)}
-                           for name, p in self.named_parameters()},
+                           for name, p in self._parameters_by_name().items()},
         }
         return write_json_atomic(path, document)
 
@@ -98,7 +110,7 @@ class Module:
         entries = document.get("parameters")
         if not isinstance(entries, dict):
             raise ValueError(f"{path} has no 'parameters' table")
-        params = dict(self.named_parameters())
+        params = self._parameters_by_name()
         wrong_kind = [f"{name} is {entry.get('kind')!r} in the file but {params[name].kind!r} here"
                       for name, entry in entries.items() if name in params and entry.get("kind") != params[name].kind]
         if wrong_kind:

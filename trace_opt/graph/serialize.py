@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import sys
 import tempfile
@@ -19,8 +20,11 @@ def encode_value(value: Any) -> Any:
     """A JSON-ready form of a parameter value; tensors become dtype, shape and nested lists."""
     if is_tensor(value):
         flat = value.detach().cpu()
+        data = flat.tolist()
+        if flat.is_floating_point() and not bool(flat.isfinite().all()):
+            data = _map_floats(data, _nonfinite_out)  # JSON has no NaN or Infinity: "nan", "inf", "-inf"
         return {_TENSOR: True, "dtype": str(flat.dtype).removeprefix("torch."), "shape": list(flat.shape),
-                "data": flat.tolist()}
+                "data": data}
     return value
 
 
@@ -32,8 +36,23 @@ def decode_value(value: Any) -> Any:
         dtype = getattr(torch, value["dtype"], None)
         if not isinstance(dtype, torch.dtype):
             raise ValueError(f"unknown tensor dtype {value['dtype']!r}")
-        return torch.tensor(value["data"], dtype=dtype).reshape(value["shape"])
+        return torch.tensor(_map_floats(value["data"], _nonfinite_in), dtype=dtype).reshape(value["shape"])
     return value
+
+
+def _nonfinite_out(x: Any) -> Any:
+    return x if not isinstance(x, float) or math.isfinite(x) else str(x)
+
+
+def _nonfinite_in(x: Any) -> Any:
+    return float(x) if x in ("nan", "inf", "-inf") else x
+
+
+def _map_floats(data: Any, convert: Any) -> Any:
+    """The nested lists of a tensor with each item converted (depth is the tensor's, so small)."""
+    if isinstance(data, list):
+        return [_map_floats(item, convert) for item in data]
+    return convert(data)
 
 
 def assign_in_place(parameter: Any, value: Any) -> None:
