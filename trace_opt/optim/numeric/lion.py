@@ -59,8 +59,8 @@ class Lion(ElementwiseOptimizer):
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
         c = torch.lerp(m, g, 1 - beta1, out=scratch)
         c.sign_()
-        if weight_decay:
-            p.mul_(1 - lr * weight_decay)
+        if weight_decay:  # p - lr wd p, as an add: cheaper than a scalar multiply on the CPU
+            p.add_(p, alpha=-lr * weight_decay)
         p.add_(c, alpha=-lr)
         m.lerp_(g, 1 - beta2)
 
@@ -71,7 +71,7 @@ class Lion(ElementwiseOptimizer):
         c = torch._foreach_lerp(ms, gs, 1 - beta1)
         torch._foreach_sign_(c)
         if weight_decay:
-            torch._foreach_mul_(ps, 1 - lr * weight_decay)
+            torch._foreach_add_(ps, ps, alpha=-lr * weight_decay)
         torch._foreach_add_(ps, c, alpha=-lr)
         torch._foreach_lerp_(ms, gs, 1 - beta2)
 
