@@ -23,6 +23,7 @@ from trace_opt.train import Trainer
 from ..optim.scripted_llm import ScriptedLLM
 
 HEADER = "def answer(self, question: str) -> str:\n"
+PLANTED_KEY = "sk-test-PLANTED-5f3c9a1e7b2d4c60"  # a module global the candidate can name
 
 
 class Shouter(to.Module):
@@ -68,6 +69,8 @@ def hostile_cases(outside):
         ("sys.exit", "    sys.exit(3)\n", "used attribute exit, not allowed",
          "PermissionError: sys.exit is not allowed in the sandbox"),
         ("raise SystemExit", "    raise SystemExit(3)\n", "SystemExit: 3", "SystemExit: 3"),
+        ("leak a key it can reach", "    raise ValueError('key: ' + PLANTED_KEY)\n", "ValueError: key: ***",
+         "ValueError: key: ***"),
         # Attribute escapes are the static check's to stop (a run-time guard alone would not).
         ("escape through __subclasses__", "    return str(().__class__.__bases__[0].__subclasses__())\n",
          "used attribute __subclasses__, not allowed", None),
@@ -114,6 +117,8 @@ def test_hostile_proposals_are_rejected_and_the_trainer_carries_on(tmp_path, sta
     # The trainer carried on: the good proposal after all the hostile ones is installed and works.
     assert steps[-1]["proposals"][0]["accepted"] and agent.answer.parameter.data == GOOD
     assert agent(to.node("ok")).data == "OK"
+    assert PLANTED_KEY not in (run_dir / "events.jsonl").read_text()
+    assert not any(PLANTED_KEY in m["content"] for call in llm.calls for m in call["messages"])
     # The host is unchanged.
     assert list(outside.iterdir()) == []
     assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.json", "events.jsonl", "graph.json"]

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ...graph import BoundBundle, Bundle, MessageNode, Parameter, linking_subgraph, no_trace
 from ...sandbox import DEFAULT_POLICY, Policy, check, run_forked
+from ...llm.errors import redact
 from .tokens import truncate
 
 MAX_TRIALS = 3
@@ -74,13 +75,14 @@ def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeT
         try:
             run_recorded_calls()
         except Exception as exc:  # the candidate's own failure, reported, never raised
-            return f"raised {type(exc).__name__}: {truncate(str(exc), 200)} on the inputs of this step"
+            return f"raised {type(exc).__name__}: {redact(truncate(str(exc), 200))} on the inputs of this step"
         return None
     result = run_forked(run_recorded_calls, timeout=trial.timeout, memory_mb=trial.memory_mb,
                         policy=trial.policy, source="<trace_opt code")
     if result.ok:
         return None
-    error = truncate(result.error or "failed", 240)
+    # The candidate can reach this process's objects: what it says goes to logs and the LLM redacted.
+    error = redact(truncate(result.error or "failed", 240))
     if error.startswith(("timeout", "the sandbox")):
         return error
     return f"raised {error} on the inputs of this step"
