@@ -25,9 +25,7 @@ import json
 import logging
 import math
 import random
-import signal
 import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
@@ -39,6 +37,8 @@ from ..graph.serialize import remove_stale_temps, write_json_atomic
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
 from .guide import as_guide
+from .progress import ProgressBar
+from .sigterm import GracefulSigterm
 
 log = logging.getLogger("trace_opt.train")
 GRAPH = "graph.json"  # the last step's trace, beside the checkpoint
@@ -113,9 +113,9 @@ class Trainer:
         if self.val and self.best_val is None:
             self.best_val = self.evaluate(self.val)
         reason, message = "done", ""
-        bar = _Progress(total, self.progress)
+        bar = ProgressBar(total, self.progress)
         try:
-            with _Sigterm() as sigterm:
+            with GracefulSigterm() as sigterm:
                 while self.step_count < total:
                     if sigterm.received:
                         reason, message = "interrupted", f"SIGTERM: stopped after step {self.step_count}, checkpointed"
@@ -351,56 +351,3 @@ def _find_llms(*owners: Any) -> List[Any]:
         for inner in getattr(owner, "optimizers", []) or []:
             found += [llm for llm in _find_llms(inner) if all(llm is not f for f in found)]
     return found
-
-
-class _Sigterm:
-    """While fit() runs in the main thread, SIGTERM (a scheduler or ``kill`` asking the run to end)
-    only sets ``received``: the step in flight finishes and is checkpointed, then fit() stops.
-    The handler that was there before comes back at once, so a second SIGTERM ends the process."""
-
-    def __init__(self) -> None:
-        self.received = False
-        self.previous: Any = None
-        self.installed = False
-
-    def __enter__(self) -> "_Sigterm":
-        if threading.current_thread() is threading.main_thread():  # only it may set handlers
-            self.previous = signal.signal(signal.SIGTERM, self._handle)
-            self.installed = True
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.received = True
-        self._restore()
-
-    def _restore(self) -> None:
-        # None: a handler set outside Python; the default is the closest we can put back
-        signal.signal(signal.SIGTERM, self.previous if self.previous is not None else signal.SIG_DFL)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.installed:
-            self._restore()
-
-
-class _Progress:
-    """A rich progress bar with score, cost and ETA (off when not on a terminal)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("step {task.completed}/{task.total}"), BarColumn(),
-                                TextColumn("{task.fields[info]}"), TimeRemainingColumn())
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, info="")
-
-    def update(self, record: Dict[str, Any], usage: Dict[str, Any]) -> None:
-        if self.bar is not None:
-            val = record["val_score"]
-            info = f"train {record['train_score']:.3f}" + (f" val {val:.3f}" if val is not None else "")
-            self.bar.update(self.task, completed=record["step"], info=f"{info} ${usage['cost_usd']:.4f}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
