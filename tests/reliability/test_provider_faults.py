@@ -12,11 +12,14 @@ import json
 import pytest
 
 import trace_opt as to
-from trace_opt.llm import LLM, retry
+from trace_opt.llm import LLM
 from trace_opt.train import Trainer, read_events
 from trace_opt.train.checkpoint import CHECKPOINT, load_checkpoint
 
-from ..llm.scripted_provider import CutBody, Hang, Raw, Reply, ScriptedProvider, Status
+# The LLM tests' fixtures: a private cache, no model from the environment and millisecond backoff
+# (autouse), and the scripted provider.
+from ..llm.conftest import private_cache_and_fast_backoff, provider  # noqa: F401
+from ..llm.scripted_provider import CutBody, Hang, Raw, Reply, Status
 from ..train.fakes import TRAIN, VAL, Echo, exact
 
 KEY = "sk-no-key-needed"
@@ -27,22 +30,6 @@ MAX_PARAM_CHARS = 300
 INITIAL = "repeat"     # Echo's prompt before training
 GOOD = "Always shout the answer."  # a proposal that makes every validation answer right
 STEPS = 2              # 4 training rows, batch_size 2, one epoch
-
-
-@pytest.fixture(autouse=True)
-def quick_client(tmp_path, monkeypatch):
-    """A private cache, no model from the environment, and millisecond backoff between retries."""
-    monkeypatch.setenv("TRACE_OPT_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("TRACE_OPT_MODEL", "TRACE_OPT_API_BASE", "TRACE_OPT_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(retry.settings, "initial", 0.001)
-    monkeypatch.setattr(retry.settings, "maximum", 0.01)
-
-
-@pytest.fixture
-def provider():
-    with ScriptedProvider() as scripted:
-        yield scripted
 
 
 def reply(prompt, reasoning="Upper-case answers match the targets.", **extra):
