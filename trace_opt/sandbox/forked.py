@@ -127,6 +127,7 @@ def _child_main(call, fd, workdir, timeout, memory_mb, policy, source):  # pragm
             signal.signal(sig, signal.SIG_DFL)
         os.chdir(workdir)
         os.environ.clear()
+        _single_threaded_libraries()
         req = {
             "memory_mb": _mapped_mb() + int(memory_mb), "cpu_s": max(1, int(timeout) + 1),
             "allowed_modules": sorted(policy.allowed_modules), "allow_write": policy.allow_write,
@@ -154,6 +155,14 @@ def _child_main(call, fd, workdir, timeout, memory_mb, policy, source):  # pragm
                 data = data[write(fd, data):]
         finally:
             exit_now(0)
+
+
+def _single_threaded_libraries() -> None:  # pragma: no cover - child
+    """A fork keeps none of the parent's worker threads: a thread pool the parent started (torch's
+    OpenMP) would wait for them forever, so libraries already loaded run on this thread alone."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _stack() -> list:
