@@ -71,6 +71,14 @@ def hostile_cases(outside):
         ("raise SystemExit", "    raise SystemExit(3)\n", "SystemExit: 3", "SystemExit: 3"),
         ("leak a key it can reach", "    raise ValueError('key: ' + PLANTED_KEY)\n", "ValueError: key: ***",
          "ValueError: key: ***"),
+        ("kill the trainer through typing.sys", "    import typing\n    p = typing.sys.modules['posix']\n"
+         "    p.killpg(p.getpgid(p.getppid()), 9)\n", "used typing.sys (module sys), not allowed",
+         "PermissionError: os.killpg is not allowed in the sandbox"),
+        ("attribute by string", "    import operator, json\n    g = operator.attrgetter('__globals__')(json.dumps)\n"
+         "    return question\n", "used attribute attrgetter, not allowed", None),
+        ("caught refusal, then harmless", f"    try:\n        open('{pwned}', 'w')\n    except Exception:\n"
+         "        pass\n    return question\n", "opened a file for writing, not allowed",
+         "refused in the sandbox (the candidate caught it): opened"),
         # Attribute escapes are the static check's to stop (a run-time guard alone would not).
         ("escape through __subclasses__", "    return str(().__class__.__bases__[0].__subclasses__())\n",
          "used attribute __subclasses__, not allowed", None),

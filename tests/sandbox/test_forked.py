@@ -99,3 +99,83 @@ def test_torch_works_in_the_child_after_the_parent_used_its_thread_pool():
 
     result = run_forked(call, timeout=20, policy=DEFAULT_POLICY)
     assert result.ok, result.error
+
+
+def test_the_child_keeps_no_inherited_descriptor(tmp_path):
+    with open(tmp_path / "log.txt", "w") as log:
+        def call(builtins):
+            os.fstat(log.fileno())  # the parent's open log
+
+        result = run_forked(call)
+    assert not result.ok and "Bad file descriptor" in result.error
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root (or user namespaces)")
+def test_the_child_has_no_network():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def call(builtins):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+
+    try:
+        result = run_forked(call)
+    finally:
+        server.close()
+    assert not result.ok
+    assert any(word in result.error for word in ("Network is unreachable", "Connection refused", "OSError")), result.error
+
+
+def test_an_interrupt_while_waiting_kills_the_child_before_it_propagates():
+    import signal
+    import threading
+
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_forked(lambda builtins: time.sleep(30), timeout=20)
+    timer.join()
+    assert _zombie_children() == [] and not [p for p in _children()]
+
+
+def _children():
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def test_as_root_the_child_runs_as_nobody_where_nobody_can_read_the_standard_library():
+    from trace_opt.sandbox.forked import _stdlib_open_to_all
+
+    if os.geteuid() != 0 or not _stdlib_open_to_all():
+        pytest.skip("needs root and a standard library open to all (a Python under /root is not)")
+
+    def call(builtins):
+        if os.geteuid() != 65534:
+            raise AssertionError(f"running as uid {os.geteuid()}")
+
+    assert run_forked(call).ok
+
+
+def test_a_large_output_or_error_message_keeps_its_verdict():
+    def loud(builtins):
+        print("\N{GRINNING FACE}" * 10_000)
+
+    def long_error(builtins):
+        raise ValueError("\N{GRINNING FACE}" * 10_000)
+
+    assert run_forked(loud).ok
+    result = run_forked(long_error)
+    assert not result.ok and result.error.startswith("ValueError: \N{GRINNING FACE}")

@@ -65,3 +65,39 @@ def test_sandbox_imports_only_the_standard_library():
                 continue
             for name in names:
                 assert name.split(".")[0] in sys.stdlib_module_names | {"__future__"}, (source.name, name)
+
+
+def test_roads_from_allowed_modules_to_forbidden_ones_are_closed():
+    cases = {
+        "import typing\ndef f():\n    return typing.sys.modules['os']\n": "used typing.sys (module sys), not allowed (line 3)",
+        "import json\ndef f():\n    json.codecs.open('x', 'w')\n": "used json.codecs (module codecs), not allowed (line 3)",
+        "from dataclasses import sys\ndef f():\n    pass\n": "imported dataclasses.sys (module sys), not allowed (line 1)",
+        "import operator, json\ndef f():\n    return operator.attrgetter('__globals__')(json.dumps)\n":
+            "used attribute attrgetter, not allowed (line 3)",
+        "from operator import methodcaller\ndef f():\n    pass\n": "imported operator.methodcaller, not allowed (line 1)",
+        "def f(g):\n    return '{0.__globals__}'.format(g)\n": "a format string reaching a private attribute, not allowed (line 2)",
+        "def f():\n    o = open\n    return o('x', 'w')\n": "used open other than in a direct call, not allowed (line 2)",
+        "def f():\n    return open('x', **{'mode': 'w'})\n": "called open with unpacked arguments, not allowed (line 2)",
+        "def f(e):\n    return e.__traceback__\n": "used attribute __traceback__, not allowed (line 2)",
+    }
+    for code, expected in cases.items():
+        assert expected in check(code, "f"), code
+
+
+def test_names_of_the_surrounding_module_that_lead_outside_the_policy_are_refused():
+    import os as os_module
+    import pathlib
+    import re
+
+    def helper(text):
+        return text.strip()
+
+    context = {"os": os_module, "Path": pathlib.Path, "here": pathlib.Path("."), "re": re, "helper": helper,
+               "TABLE": {"a": 1}}
+    code = ("def f(x):\n    os.system('id')\n    Path('x').write_text('y')\n    here.unlink()\n"
+            "    return helper(re.sub('a', 'b', x)) + str(TABLE)\n")
+    assert sorted(check(code, "f", context=context, home=[__name__])) == [
+        "used Path (from pathlib), not allowed (line 3)", "used attribute system, not allowed (line 2)",
+        "used here (from pathlib), not allowed (line 4)", "used os (module os), not allowed (line 2)"]
+    local = "def f(x):\n    os = 1\n    return os + len(x)\n"  # its own names and the builtins are its own
+    assert check(local, "f", context=context, home=[__name__]) == []

@@ -57,9 +57,17 @@ def _apply_limits(req):
     sys.setrecursionlimit(req["recursion_limit"])
 
 
+REFUSED = []  # every refusal a guard made: a candidate that caught one is rejected all the same
+
+
+def _refusal(message, kind=PermissionError):
+    REFUSED.append(message)
+    return kind(message)
+
+
 def _refuse(what):
     def refused(*args, **kwargs):
-        raise PermissionError(f"{what} is not allowed in the sandbox")
+        raise _refusal(f"{what} is not allowed in the sandbox")
     return refused
 
 
@@ -73,6 +81,8 @@ def _disarm_os():
                  "posix_spawnp"):
         if hasattr(os, name):
             setattr(os, name, _refuse(f"os.{name}"))
+            if hasattr(sys.modules.get("posix"), name):  # os's functions come from posix
+                setattr(sys.modules["posix"], name, _refuse(f"os.{name}"))
     sys.exit = _refuse("sys.exit")
 
 
@@ -82,17 +92,17 @@ def _safe_builtins(req, root):
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level or (name.split(".")[0] not in allowed and name not in allowed):
-            raise ImportError(f"imported {name}, not allowed")
+            raise _refusal(f"imported {name}, not allowed", ImportError)
         return real_import(name, globals, locals, fromlist, level)
 
     def guarded_open(file, mode="r", *args, **kwargs):
         if not isinstance(file, (str, bytes, os.PathLike)):
-            raise PermissionError("open takes a path inside the sandbox dir, not a descriptor")
+            raise _refusal("open takes a path inside the sandbox dir, not a descriptor")
         path = os.path.realpath(os.fsdecode(file))
         if os.path.commonpath([path, root]) != root:
-            raise PermissionError(f"opened {file}, outside the sandbox dir, not allowed")
+            raise _refusal(f"opened {file}, outside the sandbox dir, not allowed")
         if set(mode) - set("rbt") and not req["allow_write"]:
-            raise PermissionError(f"opened {file} for writing, not allowed")
+            raise _refusal(f"opened {file} for writing, not allowed")
         return real_open(path, mode, *args, **kwargs)
 
     safe = {k: v for k, v in vars(builtins).items() if k not in set(req["forbidden_names"])}
@@ -115,6 +125,8 @@ def outcome(run, req, source="<candidate>"):
         tb = traceback.extract_tb(e.__traceback__)
         where = next((f" (line {f.lineno})" for f in reversed(tb) if f.filename.startswith(source)), "")
         result["error"] = f"{type(e).__name__}: {e}{where}"
+    if result["ok"] and REFUSED:
+        result.update(ok=False, value=None, error=f"refused in the sandbox (the candidate caught it): {REFUSED[0]}")
     return result
 
 

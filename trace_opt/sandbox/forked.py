@@ -2,16 +2,22 @@
 
 A method's instance, the helpers of the module it lives in and the inputs a step recorded
 are not plain data, so the fresh-interpreter runner cannot take them; a fork inherits them.
-The child leaves the parent's session, empties its environment (no API keys), works in a
-temp dir, and runs under the same rlimits, restricted builtins and disarmed `os` as the
-fresh runner; only a small JSON verdict comes back over a pipe. The parent waits at most
-`timeout` seconds, then kills the child's whole process group.
+The child leaves the parent's session, keeps no inherited file descriptor but its verdict
+pipe, empties its environment, works in a temp dir, volunteers first for the OOM killer,
+gets a network namespace of its own where the kernel allows (no network), drops to `nobody`
+when it runs as root, and runs under the same rlimits, restricted builtins and disarmed
+`os` as the fresh runner. Only a small JSON verdict comes back over the pipe; the parent
+waits at most `timeout` seconds, then kills the child's whole process group.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
+import importlib
 import json
 import os
-import select
+import resource
+import selectors
 import shutil
 import signal
 import sys
@@ -25,7 +31,11 @@ from .policy import DEFAULT_POLICY, Policy
 from .runner import SandboxResult, _death_reason
 
 MB = 1024 * 1024
-_VERDICT_LIMIT = 64 * 1024
+_VERDICT_LIMIT = 256 * 1024
+_CAPTURED_CHARS = 2000  # of each output stream and of the error, in the verdict
+_NOBODY = 65534
+_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+_PR_SET_DUMPABLE = 4
 
 
 def run_forked(call: Callable[[dict], Any], timeout: float = 10.0, memory_mb: int = 1024,
@@ -35,6 +45,7 @@ def run_forked(call: Callable[[dict], Any], timeout: float = 10.0, memory_mb: in
     `source` starts the file names of the candidate's code (for line numbers in errors).
     The value `call` returns stays in the child; `ok` says whether it returned."""
     policy = policy or DEFAULT_POLICY
+    _preload(policy.allowed_modules)  # the child may not be able to read the stdlib once it is nobody
     workdir = tempfile.mkdtemp(prefix="trace_opt_sandbox_")
     read_fd, write_fd = os.pipe()
     start = time.perf_counter()
@@ -47,12 +58,19 @@ def run_forked(call: Callable[[dict], Any], timeout: float = 10.0, memory_mb: in
         os.close(write_fd)
         shutil.rmtree(workdir, ignore_errors=True)
         return SandboxResult(False, error=f"the sandbox process could not start: {e}")
-    if pid == 0:  # pragma: no cover - the child; it never returns
-        os.close(read_fd)
-        _child_main(call, write_fd, workdir, timeout, memory_mb, policy, source)
+    if pid == 0:  # pragma: no cover - the child: whatever happens, it never returns into the caller
+        try:
+            os.close(read_fd)
+            _child_main(call, write_fd, workdir, timeout, memory_mb, policy, source)
+        finally:
+            os._exit(1)
     os.close(write_fd)
     try:
         verdict, status = _collect(pid, read_fd, timeout)
+    except BaseException:  # interrupted while waiting: the child must not outlive the call
+        _kill(pid)
+        os.waitpid(pid, 0)
+        raise
     finally:
         os.close(read_fd)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -71,19 +89,20 @@ def _collect(pid: int, fd: int, timeout: float):
     """(verdict, wait status): (None, None) on timeout, (None, status) if it died silently."""
     deadline = time.monotonic() + timeout
     chunks, size = [], 0
-    while True:
-        left = deadline - time.monotonic()
-        ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
-        if not ready:
-            _kill(pid)
-            os.waitpid(pid, 0)
-            return None, None
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size <= _VERDICT_LIMIT:
-            chunks.append(chunk)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(left):
+                _kill(pid)
+                os.waitpid(pid, 0)
+                return None, None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size <= _VERDICT_LIMIT:
+                chunks.append(chunk)
     _kill(pid)  # anything it left behind in its group
     _, status = os.waitpid(pid, 0)
     try:
@@ -118,16 +137,18 @@ def _open_files() -> int:
 
 
 def _child_main(call, fd, workdir, timeout, memory_mb, policy, source):  # pragma: no cover - child
-    """Limit this forked process, run `call`, write the verdict, and leave without cleanup."""
+    """Isolate and limit this forked process, run `call`, write the verdict, leave without cleanup."""
     exit_now, write = os._exit, os.write  # `os` is disarmed below
     verdict = {"ok": False, "error": "the sandbox child failed before running the candidate"}
     try:
         os.setsid()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
-        os.chdir(workdir)
+        _keep_only(fd)
         os.environ.clear()
         _single_threaded_libraries()
+        _isolate(workdir)
+        os.chdir(workdir)
         req = {
             "memory_mb": _mapped_mb() + int(memory_mb), "cpu_s": max(1, int(timeout) + 1),
             "allowed_modules": sorted(policy.allowed_modules), "allow_write": policy.allow_write,
@@ -140,6 +161,7 @@ def _child_main(call, fd, workdir, timeout, memory_mb, policy, source):  # pragm
         _child._apply_limits(req)
         _child._disarm_os()
         sys.stdout, sys.stderr = out, err
+
         def run_and_drop_value():
             call(safe)  # the value stays here: only whether the call returned matters
 
@@ -150,11 +172,81 @@ def _child_main(call, fd, workdir, timeout, memory_mb, policy, source):  # pragm
         verdict["error"] = f"{verdict['error']}: {type(e).__name__}: {e}"
     finally:
         try:
-            data = json.dumps(verdict).encode()[:_VERDICT_LIMIT]
+            for key in ("error", "stdout", "stderr"):
+                if isinstance(verdict.get(key), str):
+                    verdict[key] = verdict[key][:_CAPTURED_CHARS]
+            data = json.dumps(verdict).encode()
             while data:
                 data = data[write(fd, data):]
         finally:
             exit_now(0)
+
+
+def _keep_only(fd: int) -> None:  # pragma: no cover - child
+    """Close every inherited descriptor (the parent's sockets, logs, other trials' pipes) but
+    the verdict pipe; 0, 1 and 2 point at /dev/null."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        if null != target:
+            os.dup2(null, target)
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    limit = limit if 0 < limit < (1 << 20) else (1 << 20)
+    os.closerange(3, fd)
+    os.closerange(fd + 1, limit)
+
+
+def _isolate(workdir: str) -> None:  # pragma: no cover - child
+    """Give up what a candidate could abuse: first in line for the OOM killer, no network (a
+    namespace of its own, where the kernel allows), `nobody` instead of root (where nobody can
+    still read the standard library: libraries import parts of it lazily), and its /proc
+    entries (the original environment among them) unreadable to itself."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    root = os.geteuid() == 0
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.unshare(_CLONE_NEWNET if root else _CLONE_NEWUSER | _CLONE_NEWNET)
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if root and _stdlib_open_to_all():
+        os.chown(workdir, _NOBODY, _NOBODY)
+        os.setgroups([])
+        os.setgid(_NOBODY)
+        os.setuid(_NOBODY)
+
+
+@functools.lru_cache(maxsize=1)
+def _stdlib_open_to_all() -> bool:
+    """Whether every directory down to the standard library lets others in (a Python under
+    /root does not)."""
+    path = os.path.dirname(os.path.realpath(os.__file__))
+    while True:
+        try:
+            if not os.stat(path).st_mode & 0o005 == 0o005:
+                return False
+        except OSError:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+@functools.lru_cache(maxsize=None)
+def _preload_once(modules: frozenset) -> None:
+    for name in sorted(modules):
+        try:
+            importlib.import_module(name)
+        except Exception:  # not installed: the candidate's import fails with its own message
+            pass
+
+
+def _preload(modules) -> None:
+    _preload_once(frozenset(modules))
 
 
 def _single_threaded_libraries() -> None:  # pragma: no cover - child

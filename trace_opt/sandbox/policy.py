@@ -30,6 +30,8 @@ DEFAULT_FORBIDDEN_ATTRIBUTES = frozenset({
     "__init_subclass__", "__set_name__", "mro", "gi_frame", "gi_code", "cr_frame", "ag_frame",
     "f_globals", "f_locals", "f_builtins", "f_back", "tb_frame", "co_code",
     "system", "popen", "fork", "forkpty", "spawn", "kill", "exit", "_exit",
+    # attributes reached by a string: operator's getters, string.Formatter's field lookup
+    "attrgetter", "methodcaller", "get_field",
 })
 
 

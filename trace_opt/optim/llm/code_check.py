@@ -10,6 +10,7 @@ the candidate then runs in this process, as Trace does.
 from __future__ import annotations
 
 import ast
+import inspect
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -57,7 +58,8 @@ def recorded_calls(param: Parameter) -> List[Tuple[Any, Dict[str, Any]]]:
 def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeTrial = CodeTrial()) -> Optional[str]:
     """Why ``code`` is rejected (policy or its run on the recorded calls), or None when accepted."""
     if not trial.trusted and trial.policy.check_static:
-        violations = check(code, _defined_name(code), trial.policy)
+        context, home = _reachable(calls)
+        violations = check(code, _defined_name(code), trial.policy, context=context, home=home)
         if violations:
             return "; ".join(violations)
     if not calls:
@@ -74,18 +76,33 @@ def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeT
     if trial.trusted:
         try:
             run_recorded_calls()
-        except Exception as exc:  # the candidate's own failure, reported, never raised
-            return f"raised {type(exc).__name__}: {redact(truncate(str(exc), 200))} on the inputs of this step"
+        except (Exception, SystemExit) as exc:  # the candidate's own failure, reported, never raised
+            return f"raised {type(exc).__name__}: {truncate(redact(str(exc)), 200)} on the inputs of this step"
         return None
     result = run_forked(run_recorded_calls, timeout=trial.timeout, memory_mb=trial.memory_mb,
                         policy=trial.policy, source="<trace_opt code")
     if result.ok:
         return None
     # The candidate can reach this process's objects: what it says goes to logs and the LLM redacted.
-    error = redact(truncate(result.error or "failed", 240))
+    error = truncate(redact(result.error or "failed"), 240)
     if error.startswith(("timeout", "the sandbox")):
         return error
     return f"raised {error} on the inputs of this step"
+
+
+def _reachable(calls: List[Tuple[Any, Dict[str, Any]]]) -> Tuple[Optional[Dict[str, Any]], List[str]]:
+    """The names a candidate sees besides its own (its function's module globals and closure),
+    and that module: the static check refuses roads from there to modules not allowed."""
+    if not calls:
+        return None, []
+    op = calls[0][0]
+    fn = (op.bundle if isinstance(op, BoundBundle) else op).fn
+    context = dict(getattr(fn, "__globals__", {}))
+    try:
+        context.update(inspect.getclosurevars(fn).nonlocals)
+    except TypeError:  # not a Python function: no closure
+        pass
+    return context, [getattr(fn, "__module__", None) or "__main__"]
 
 
 def _defined_name(code: str) -> str:
