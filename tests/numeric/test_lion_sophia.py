@@ -162,3 +162,102 @@ def test_lion_minimizes_a_quadratic_with_a_trace_parameter():
         loss.backward()
         opt.step()
     assert loss.data.item() < 0.01 and math.isfinite(loss.data.item())
+
+
+DTYPES = [pytest.param(d, id=str(d).split(".")[1]) for d in (torch.float16, torch.bfloat16, torch.float32)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("hessian", [False, True], ids=["no-hessian", "hessian"])
+def test_sophia_stays_finite_in_low_precision(dtype, mode, hessian):
+    # eps / rho = 1e-10 rounds to 0 in float16: coordinates 0 and 4 (h = m = 0) once gave 0 / 0
+    start, g = [0.0, 1.0, -1.0, 2.0, 0.5], [0.0, 1.0, -1.0, 0.5, 0.0]
+    w = torch.tensor(start, dtype=dtype, requires_grad=True)
+    opt = Sophia([w], lr=0.1, weight_decay=0.1, **mode)
+    w.grad = torch.tensor(g, dtype=dtype)
+    if hessian:  # h = 0.01 * 1e4 * g^2: the ratios 0.04 / g stay below the clip
+        assert opt.update_hessian(scale=1e4)
+    opt.step()
+    h = [100.0 * x * x for x in g] if hessian else [0.0] * 5
+    p, m = sophia_by_hand(start, [0.0] * 5, h, g, 0.1, 0.96, 0.01, 1e-12, 0.1)
+    assert torch.isfinite(w).all() and torch.isfinite(opt.state[w]["exp_avg"]).all()
+    assert w[0].item() == 0.0
+    torch.testing.assert_close(w.detach(), torch.tensor(p, dtype=dtype))
+    torch.testing.assert_close(w[4].detach(), torch.tensor(0.5 * (1 - 0.1 * 0.1), dtype=dtype))  # weight decay only
+
+
+def test_the_fused_sophia_kernel_run_eagerly_stays_finite_in_float16():
+    # what torch.compile fuses (in float32 inside) must hold as written too
+    from trace_opt.optim.numeric.sophia import _sophia_kernel
+
+    p, g = torch.tensor([0.0, 1.0], dtype=torch.float16), torch.tensor([0.0, 1.0], dtype=torch.float16)
+    m, h = torch.zeros(2, dtype=torch.float16), torch.zeros(2, dtype=torch.float16)
+    _sophia_kernel(p, g, m, h, torch.tensor([0.1, 0.96, 0.01, 1e-12, 0.0]))
+    assert p.tolist() == [0.0, pytest.approx(0.9, abs=1e-3)]
+
+
+def _spy_paths(monkeypatch, cls):
+    """Record the sizes each step sends one by one and together."""
+    calls = {"alone": [], "together": []}
+    update_tensor, update_foreach = cls._update_tensor, cls._update_foreach
+
+    def alone(self, group, p, *rest):
+        calls["alone"].append(p.numel())
+        return update_tensor(self, group, p, *rest)
+
+    def together(self, group, ps, *rest):
+        calls["together"].append(sorted(p.numel() for p in ps))
+        return update_foreach(self, group, ps, *rest)
+
+    monkeypatch.setattr(cls, "_update_tensor", alone)
+    monkeypatch.setattr(cls, "_update_foreach", together)
+    return calls
+
+
+def _mixed_group():
+    """One large tensor (not first) among many small ones, one of them float64."""
+    from trace_opt.optim.numeric._elementwise import SMALL_TENSOR
+
+    tensors = [torch.randn(3, 4) for _ in range(10)] + [torch.randn(SMALL_TENSOR + 5)]
+    tensors += [torch.randn(7) for _ in range(10)] + [torch.randn(5, dtype=torch.float64)]
+    return tensors, [[torch.randn_like(t) for t in tensors] for _ in range(3)]
+
+
+@pytest.mark.parametrize("cls", [Lion, Sophia])
+def test_the_cpu_default_sends_large_tensors_alone_and_small_ones_together(cls, monkeypatch):
+    from trace_opt.optim.numeric._elementwise import SMALL_TENSOR
+
+    init, grads = _mixed_group()
+    calls = _spy_paths(monkeypatch, cls)
+    for foreach, alone, together in ((None, [SMALL_TENSOR + 5], [[5], [7] * 10 + [12] * 10]),
+                                     (True, [], [[5], [7] * 10 + [12] * 10 + [SMALL_TENSOR + 5]]),
+                                     (False, sorted(t.numel() for t in init), [])):
+        calls["alone"].clear(), calls["together"].clear()
+        params = [t.clone().requires_grad_() for t in init]
+        set_grads(params, grads[0])
+        cls(params, lr=0.05, foreach=foreach).step()
+        assert sorted(calls["alone"]) == alone, foreach
+        assert sorted(calls["together"]) == together, foreach  # one foreach call per dtype
+
+
+@pytest.mark.parametrize("cls", [Lion, Sophia])
+def test_a_mixed_group_by_default_matches_the_per_tensor_update_bitwise(cls):
+    init, grads = _mixed_group()
+    runs = {}
+    for foreach in (None, False, True):
+        params = [t.clone().requires_grad_() for t in init]
+        opt = cls(params, lr=0.05, weight_decay=0.1, foreach=foreach)
+        for step, gs in enumerate(grads):
+            set_grads(params, gs)
+            if cls is Sophia and step == 1:
+                opt.update_hessian(scale=50.0)  # some ratios clipped, some not
+            opt.step()
+        runs[foreach] = [(p.detach(), *(opt.state[p][n] for n in cls.state_names)) for p in params]
+    large = 10
+    for i, (got, alone, together) in enumerate(zip(runs[None], runs[False], runs[True])):
+        # Sophia's foreach divides as m * (1 / d), one rounding more than m / d: its small tensors
+        # match the foreach run bitwise and the per-tensor one to the last bit or so
+        expected = together if cls is Sophia and i != large else alone
+        assert all(torch.equal(a, b) for a, b in zip(got, expected)), i
+        assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-9) for a, b in zip(got, alone)), i

@@ -37,7 +37,8 @@ class Lion(ElementwiseOptimizer):
         lr: learning rate (default 1e-4).
         betas: (beta1, beta2): interpolation for the update direction and momentum decay (0.9, 0.99).
         weight_decay: decoupled weight decay, scaled by ``lr`` as in the paper (default 0).
-        foreach: None picks per-tensor on the CPU and foreach elsewhere.
+        foreach: None updates CPU tensors of 32 k values or more one by one and the others
+            together (``torch._foreach_*``); True or False: all together, or all one by one.
         flat: keep each group's tensors in one flat buffer per device and dtype: for many small
             tensors (1,000 x 1 k values: ~1 us per tensor per step instead of ~10 on one CPU core).
         fused: with ``flat``, run the update as one torch.compile'd kernel.

@@ -14,9 +14,15 @@ the loss on labels sampled from the model, ``B`` the batch size) or a Hutchinson
 rho (the paper's gamma) 0.01; lr 1e-4 and weight decay 0.1 as in the authors' code (the paper
 tunes both per model). Until the first Hessian update ``h`` is 0 and the step is
 ``-lr * sign(m)``.
+
+In float16 ``eps / rho`` (1e-10 by default) rounds to 0, and an element with ``h = 0`` and
+``m = 0`` would step by 0 / 0 = NaN; the floor is therefore raised to the dtype's smallest
+normal number where it is below it (6.1e-5 in float16; float32 and bfloat16 keep 1e-10). The
+fused kernel computes the ratio in float32 instead.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -26,11 +32,24 @@ from ._elementwise import ElementwiseOptimizer, check_options
 __all__ = ["Sophia"]
 
 
+@lru_cache(maxsize=None)
+def _tiny(dtype: torch.dtype) -> float:
+    return torch.finfo(dtype).tiny
+
+
+def _floor(group: Dict[str, Any], dtype: torch.dtype) -> float:
+    """The floor of h, eps / rho, but at least the dtype's smallest normal number: then it does
+    not round to 0 (0 / 0 where h = m = 0) and its reciprocal (the foreach path) is finite."""
+    return max(group["eps"] / group["rho"], _tiny(dtype))
+
+
 def _sophia_kernel(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, h: torch.Tensor, hyper: torch.Tensor) -> None:
     """The whole update in one expression, for torch.compile to fuse into one pass over memory."""
     lr, beta1, rho, eps, weight_decay = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
     m_new = m * beta1 + g * (1 - beta1)
-    ratio = torch.clamp(m_new / torch.clamp(h * rho, min=eps), -1, 1)
+    # the ratio in hyper's dtype (float32 for float16 and bfloat16, where eps would round to 0);
+    # a no-op for float32 and float64, and fused into the same pass for the others
+    ratio = torch.clamp(m_new / torch.clamp(h.to(hyper.dtype) * rho, min=eps), -1, 1)
     p.copy_(p * (1 - lr * weight_decay) - lr * ratio)
     m.copy_(m_new)
 
@@ -126,7 +145,7 @@ class Sophia(ElementwiseOptimizer):
         if weight_decay:  # p - lr wd p, as an add: cheaper than a scalar multiply on the CPU
             p.add_(p, alpha=-lr * weight_decay)
         # clip(m / max(rho h, eps), 1) = clip(m / max(h, eps / rho), rho) / rho: one operation fewer
-        ratio = torch.clamp(h, min=group["eps"] / rho, out=scratch)
+        ratio = torch.clamp(h, min=_floor(group, h.dtype), out=scratch)
         torch.div(m, ratio, out=ratio)
         ratio.clamp_(-rho, rho)
         p.add_(ratio, alpha=-lr / rho)
@@ -138,7 +157,7 @@ class Sophia(ElementwiseOptimizer):
         torch._foreach_lerp_(ms, gs, 1 - beta1)
         if weight_decay:  # p - lr wd p: the list add is several times cheaper than a scalar multiply on the CPU
             torch._foreach_add_(ps, ps, alpha=-lr * weight_decay)
-        ratio = torch._foreach_clamp_min(hs, group["eps"] / rho)  # as in _update_tensor
+        ratio = torch._foreach_clamp_min(hs, _floor(group, hs[0].dtype))  # as in _update_tensor; one dtype per list
         torch._foreach_reciprocal_(ratio)  # m / d as m * (1 / d): one temporary list, not two
         torch._foreach_mul_(ratio, ms)
         torch._foreach_clamp_min_(ratio, -rho)
