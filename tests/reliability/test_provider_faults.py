@@ -23,7 +23,7 @@ from ..llm.scripted_provider import CutBody, Hang, Raw, Reply, Status
 from ..train.fakes import TRAIN, VAL, Echo, exact
 
 KEY = "sk-no-key-needed"
-TIMEOUT = 1.0          # the client's per-request timeout, seconds
+TIMEOUT = 5.0          # the client's per-request timeout, seconds (a good reply on a slow machine)
 HANG_TIMEOUT = 0.3     # a shorter one where the provider hangs
 RETRY_AFTER = 0.4      # what the fake provider asks a rate-limited client to wait, seconds
 MAX_PARAM_CHARS = 300

@@ -277,6 +277,8 @@ def wait_until(condition, what, process, timeout=60.0):
         if process.poll() is not None:
             pytest.fail(f"the run ended before {what}: {process.stderr.read()[-3000:]}")
         if time.monotonic() > deadline:
+            process.kill()  # a run left waiting would go on later and write into tmp_path
+            process.wait()
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.01)
 

@@ -119,3 +119,15 @@ def test_the_same_training_gives_the_same_result_on_each_executor(executor, tmp_
     _, other = make(["shout", "whisper", "shout please"], tmp_path / "b", executor=executor)
     assert default.fit().history == other.fit().history
     assert load_checkpoint(tmp_path / "a")["agent"] == load_checkpoint(tmp_path / "b")["agent"]
+
+
+def test_ctrl_c_mid_step_undoes_the_step_and_logs_the_end(tmp_path):
+    """KeyboardInterrupt is not an Exception: it still gets the clean end, reason 'interrupted'."""
+    agent = Echo()
+    optimizer = ScriptedOptimizer(agent.parameters(), ["shout it", KeyboardInterrupt()])
+    trainer = Trainer(agent, optimizer, TRAIN, guide=exact, batch_size=2, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "run_end" and events[-1]["reason"] == "interrupted"
+    assert agent.prompt.data == "shout it" and load_checkpoint(tmp_path)["step"] == 1

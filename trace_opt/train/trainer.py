@@ -118,7 +118,8 @@ class Trainer:
             with GracefulSigterm() as sigterm:
                 while self.step_count < total:
                     if sigterm.received:
-                        reason, message = "interrupted", f"SIGTERM: stopped after step {self.step_count}, checkpointed"
+                        kept = ", checkpointed" if self.run_dir is not None else ""
+                        reason, message = "interrupted", f"SIGTERM: stopped after step {self.step_count}{kept}"
                         log.warning("%s", message)
                         break
                     snapshot, number = self.agent.state_dict(), self.step_count + 1
@@ -130,6 +131,9 @@ class Trainer:
                         break
                     except Exception as exc:
                         self._end_with_error(exc, snapshot, number)
+                        raise
+                    except KeyboardInterrupt as exc:  # Ctrl-C: the same clean end, said as what it was
+                        self._end_with_error(exc, snapshot, number, reason="interrupted")
                         raise
                     bar.update(record, self._usage())
                     if any(callback(self, record) == "stop" for callback in self.callbacks):
@@ -282,16 +286,17 @@ class Trainer:
         if self.events is not None:
             self.events.write(kind, **fields)
 
-    def _end_with_error(self, exc: Exception, snapshot: Dict[str, Any], number: int) -> None:
+    def _end_with_error(self, exc: BaseException, snapshot: Dict[str, Any], number: int, reason: str = "error") -> None:
         """Before an error leaves fit(): a step that did not finish is undone (nothing of it was
         checkpointed; one that finished but failed to checkpoint is kept, resume() redoes it), and
         run_end says why, if the disk still takes it."""
         if self.step_count < number:
             self.agent.load_state_dict(snapshot)
         message = f"{type(exc).__name__}: {exc}"
-        log.error("training stopped by an error after %d steps: %s", self.step_count, message)
+        cause = "by an error" if reason == "error" else "(interrupted)"
+        log.error("training stopped %s after %d steps: %s", cause, self.step_count, message)
         try:
-            self._event("run_end", reason="error", message=message, best_val_score=self.best_val,
+            self._event("run_end", reason=reason, message=message, best_val_score=self.best_val,
                         steps=self.step_count)
         except OSError as failure:
             log.error("run_end not logged: %s", failure)
