@@ -2,8 +2,9 @@
 
 Two workloads: 10 M parameters in 100 tensors (bandwidth-bound), and 1,000 tensors of 1 k
 parameters (overhead-bound). Each optimizer's step is timed with fixed gradients, all of them
-round-robin over a few rounds, keeping each one's best (the machine may be busy). Bandwidth counts the bytes an update must move at least (every tensor it reads
-and writes, once: Adam reads p, g, m, v and writes p, m, v: 7 passes; Lion 5; Sophia 6; SGD
+round-robin over a few rounds, each right after an ``add_`` (paired ratios, median over rounds:
+a shared machine's bandwidth drifts). Bandwidth counts the bytes an update must move at least
+(every tensor it reads and writes, once: Adam reads p, g, m, v and writes p, m, v: 7 passes; Lion 5; Sophia 6; SGD
 with momentum 5); the ``add_`` baseline (``a.add_(b)``, 3 passes) runs over the same number of
 parameters, so "% add_" is our bandwidth over add_'s. torch runs on one thread.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import sys
 import time
 import warnings
@@ -82,8 +84,10 @@ CANDIDATES = [
 
 
 def run_workload(name: str, count: int, size: int, device: torch.device, repeats: int, rounds: int) -> dict:
-    """Every candidate (and add_) timed once per round, round-robin, keeping each one's best
-    over all rounds: a machine whose speed drifts during the run treats them alike."""
+    """Every candidate timed once per round, round-robin, each right after an add_ over the same
+    bytes: "% add_" is the median over rounds of those paired ratios, so a machine whose memory
+    bandwidth drifts during the run (a shared VM) moves both sides of each ratio alike. Times
+    shown are each one's best."""
     numel = count * size
     a, b = torch.randn(numel, device=device), torch.randn(numel, device=device)
     built = []
@@ -92,11 +96,14 @@ def run_workload(name: str, count: int, size: int, device: torch.device, repeats
         for label, family, make in CANDIDATES:
             built.append((label, family, make(make_params(count, size, device))))
         best = {label: float("inf") for label, _, _ in built}
+        ratios = {label: [] for label, _, _ in built}
         add_time = float("inf")
         for _ in range(rounds):
-            add_time = min(add_time, timed(lambda: a.add_(b, alpha=1e-9), device, repeats))
             for label, _, opt in built:
-                best[label] = min(best[label], timed(opt.step, device, repeats))
+                add_now = timed(lambda: a.add_(b, alpha=1e-9), device, repeats)
+                step_now = timed(opt.step, device, repeats)
+                add_time, best[label] = min(add_time, add_now), min(best[label], step_now)
+                ratios[label].append(add_now / step_now)
     bytes_per_value = a.element_size()
     add_bw = 3 * numel * bytes_per_value / add_time
     foreach_adamw = best["torch AdamW foreach"]
@@ -104,7 +111,8 @@ def run_workload(name: str, count: int, size: int, device: torch.device, repeats
     for label, family, _ in built:
         seconds = best[label]
         bw = PASSES[family] * numel * bytes_per_value / seconds
-        rows.append(dict(label=label, seconds=seconds, bandwidth=bw, of_add=bw / add_bw, per_tensor=seconds / count,
+        of_add = PASSES[family] / 3 * statistics.median(ratios[label])
+        rows.append(dict(label=label, seconds=seconds, bandwidth=bw, of_add=of_add, per_tensor=seconds / count,
                          vs_foreach=foreach_adamw / seconds))
     del built
     gc.collect()
