@@ -57,16 +57,25 @@ def test_a_loop_is_killed_at_the_timeout_and_leaves_no_process():
 
 
 def _zombie_children():
-    zombies = []
+    return [pid for pid, state in _child_states() if state == "Z"]
+
+
+def _children():
+    return [pid for pid, state in _child_states() if state != "Z"]
+
+
+def _child_states():
+    """(pid, state) of this process's children, from /proc."""
+    found = []
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[0] == "Z" and int(fields[1]) == os.getpid():
-            zombies.append(int(entry))
-    return zombies
+        if int(fields[1]) == os.getpid():
+            found.append((int(entry), fields[0]))
+    return found
 
 
 def test_memory_is_limited_on_top_of_what_the_parent_holds():
@@ -144,18 +153,6 @@ def test_an_interrupt_while_waiting_kills_the_child_before_it_propagates():
     timer.join()
     assert set(_zombie_children()) <= zombies and set(_children()) <= before
 
-
-def _children():
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
-            found.append(int(entry))
-    return found
 
 
 def test_as_root_the_child_runs_as_nobody_where_nobody_can_read_the_standard_library():
