@@ -1,4 +1,6 @@
 """bundle: functions as traced operations, trainable code, errors as feedback."""
+import builtins
+
 import pytest
 
 import trace_opt as to
@@ -146,3 +148,18 @@ def test_bundle_under_no_trace_returns_an_unlinked_node():
     with to.no_trace():
         out = shout(to.node("a"))
     assert out.data == "A!" and out.parents == ()
+
+
+def test_changed_code_runs_with_the_parameters_code_builtins_and_the_original_with_the_real_ones():
+    @to.bundle(trainable=True)
+    def count(text):
+        return len(text)
+
+    param = count.parameter
+    param.code_builtins = {k: v for k, v in vars(builtins).items() if k != "len"}  # a policy that took len away
+    assert count("abc").data == 3  # the user's own code is untouched
+    param.data = "def count(text):\n    return len(text) + 1\n"
+    with pytest.raises(to.TraceExecutionError, match="NameError: name 'len' is not defined"):
+        count("abc")
+    param.code_builtins = None  # recompiled with the real builtins when they change
+    assert count("abc").data == 4

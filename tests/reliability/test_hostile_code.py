@@ -153,3 +153,27 @@ def test_code_trial_settings_are_checked():
         CodeTrial(timeout=0)
     with pytest.raises(TypeError, match="code_trial must be a CodeTrial"):
         to.optim.OptoPrime([to.Parameter("x")], llm=ScriptedLLM([]), code_trial=True)
+
+
+def test_code_that_behaves_in_its_trial_and_misbehaves_later_still_keeps_the_policy():
+    """Installed code runs in this process with the policy's builtins: no open, no import outside
+    the allow-list (also for code that never met the static check, e.g. loaded from a checkpoint
+    written under another policy); the explicit opt-out runs with the real ones."""
+    sleeper = (HEADER + "    self.reads = getattr(self, 'reads', 0) + 1\n"
+               "    if self.reads > 1:\n"
+               "        return open('/etc/hostname').read()\n"
+               "    return question.upper()\n")
+    agent = Shouter()
+    optimizer = to.optim.OptoPrime(agent.parameters(), llm=ScriptedLLM([{"suggestion": {"answer": sleeper}}]))
+    agent(to.node("q")).backward("expected 'Q'")
+    assert optimizer.step().updated == {"answer": sleeper}  # it behaved in its trial
+    assert agent(to.node("q")).data == "Q"
+    with pytest.raises(to.TraceExecutionError, match="open is not allowed in proposed code"):
+        agent(to.node("q"))
+    agent.answer.parameter.data = HEADER + "    import shutil\n    return str(shutil.which('sh'))\n"
+    with pytest.raises(to.TraceExecutionError, match="imported shutil, not allowed in proposed code"):
+        agent(to.node("q"))
+    trusted = Shouter()
+    to.optim.OptoPrime(trusted.parameters(), llm=ScriptedLLM([]), code_trial=CodeTrial(trusted=True))
+    trusted.answer.parameter.data = HEADER + "    import shutil\n    return str(bool(shutil.which('sh')))\n"
+    assert trusted(to.node("q")).data == "True"

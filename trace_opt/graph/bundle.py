@@ -192,7 +192,7 @@ class BoundBundle:
 class _CodeSlot:
     """A code parameter and the function compiled from its current source."""
 
-    __slots__ = ("bundle", "parameter", "source", "compiled")
+    __slots__ = ("bundle", "parameter", "source", "compiled", "builtins")
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
@@ -201,13 +201,17 @@ class _CodeSlot:
                                    description=f"The code of the function {bundle.name}.{doc}")
         self.source = bundle.source
         self.compiled = bundle.fn
+        self.builtins = None
 
     def function(self) -> Callable:
-        current = self.parameter.data
-        if current is not self.source:
-            if current != self.source:
-                self.compiled = self.bundle.fn if current == self.bundle.source else self.bundle.compile(current)
-            self.source = current
+        """The function of the current source: the original, or a compiled version that runs
+        with the parameter's ``code_builtins`` (recompiled when the source or those change)."""
+        current, builtins = self.parameter.data, self.parameter.code_builtins
+        if current is not self.source or builtins is not self.builtins:
+            if current != self.source or builtins is not self.builtins:
+                self.compiled = (self.bundle.fn if current == self.bundle.source
+                                 else self.bundle.compile(current, builtins=builtins))
+            self.source, self.builtins = current, builtins
         return self.compiled
 
 

@@ -191,7 +191,7 @@ class Parameter(Node):
     parameter's kind; an invalid one raises ValueError and leaves the parameter unchanged.
     """
 
-    __slots__ = ("spec", "constraint", "trainable", "feedback", "_auto_named")
+    __slots__ = ("spec", "constraint", "trainable", "feedback", "_auto_named", "code_builtins")
 
     def __init__(self, value: Any, name: Optional[str] = None, *, description: Optional[str] = None,
                  constraint: Optional[str] = None, bounds: Optional[Sequence] = None,
@@ -209,6 +209,9 @@ class Parameter(Node):
         self.constraint = constraint
         self.trainable = bool(trainable)
         self.feedback: List[FeedbackRecord] = []
+        # Code only: the builtins that versions other than the original run with (None: the real
+        # ones). An optimizer that vets proposed code sets restricted ones.
+        self.code_builtins: Optional[dict] = None
 
     @property
     def data(self) -> Any:

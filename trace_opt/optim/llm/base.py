@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from ...graph import ExceptionNode, Parameter
+from ...sandbox import host_builtins
 from ..base import Optimizer
 from .code_check import CodeTrial, recorded_calls, trial_error
 from .suggestions import Proposal, review, suggested_values, suggestion_model
@@ -71,6 +72,9 @@ class LLMOptimizer(Optimizer):
         self.objective = objective or "Change the values of the #Variables so that the #Outputs satisfy the #Feedback."
         self.memory: List[str] = []
         self.code_trial = code_trial or CodeTrial()
+        for param in self.parameters():  # accepted code keeps the policy's limits when it runs here
+            if param.kind == "code":
+                param.code_builtins = None if self.code_trial.trusted else host_builtins(self.code_trial.policy)
         self.rejections: List[str] = []  # why code proposed at the last step was refused: told at the next
 
     def check_parameter(self, param: Any) -> None:
