@@ -59,3 +59,17 @@ def test_react_agent_survives_unknown_tools_and_tool_errors_and_stops_at_the_lim
     out = agent("?")
     assert out.data.endswith(NO_ANSWER)
     assert "unknown tool 'search'" in out.data and "the tool raised ZeroDivisionError" in out.data
+
+
+def test_coding_agent_runs_tests_in_the_sandbox_so_hostile_code_is_a_failed_report(tmp_path):
+    agent = CodingAgent("Return the sum of a and b.", "add(a, b)", [((1, 2), 3)], timeout=1.0)
+    marker = tmp_path / "pwned"
+    for body, reason in (("while True:\n        pass", "timeout: still running after 1 s, killed"),
+                         (f"import os\n    os.system('touch {marker}')", "rejected: imported os, not allowed"),
+                         (f"open('{marker}', 'w')", "rejected: opened a file for writing, not allowed")):
+        agent.solution.data = f"def add(a, b):\n    {body}\n"
+        report = agent().data
+        assert report.startswith("FAIL every test: the code was not run:") and reason in report, report
+    assert not marker.exists()
+    agent.solution.data = "def add(a, b):\n    return (a, b)\n"
+    assert agent().data == "FAIL (1, 2): expected 3, got (1, 2)"
