@@ -129,7 +129,7 @@ class ElementwiseOptimizer(TensorParams, torch.optim.Optimizer):
         """Parameters with a gradient, their gradients and their state tensors (checked to live
         on the parameter's device and dtype)."""
         ps, gs, states = [], [], [[] for _ in self.state_names]
-        names = self.state_names
+        names, state_of = self.state_names, self.state
         first = names[0]
         for p in group["params"]:
             g = p.grad
@@ -137,11 +137,12 @@ class ElementwiseOptimizer(TensorParams, torch.optim.Optimizer):
                 continue
             if g.is_sparse:
                 raise RuntimeError(f"{type(self).__name__} does not take sparse gradients ({self.name_of(p)})")
-            state = self.state[p]
+            state = state_of[p]
             if not state:
                 self._init_state(p)
             value = state[first]  # state tensors move together: checking one is enough
-            if value.device != p.device or value.dtype is not p.dtype:
+            # get_device() is an int (-1 on the CPU): cheaper than building two device objects
+            if value.dtype is not p.dtype or value.get_device() != p.get_device():
                 raise RuntimeError(self._state_misplaced() or f"state {first!r} of {self.name_of(p)} is misplaced")
             for column, name in zip(states, names):
                 column.append(state[name])
@@ -166,18 +167,25 @@ class ElementwiseOptimizer(TensorParams, torch.optim.Optimizer):
         if foreach is not None:
             everything = list(range(len(ps)))
             return ([], everything) if foreach else (everything, [])
-        large = [p.numel() >= SMALL_TENSOR and p.device.type == "cpu" for p in ps]  # one pass: ~0.1 us a tensor
+        large = [p.is_cpu and p.numel() >= SMALL_TENSOR for p in ps]  # one pass: ~0.1 us a tensor
         return [i for i, x in enumerate(large) if x], [i for i, x in enumerate(large) if not x]
 
     def _update_together(self, group: Dict[str, Any], indices: List[int], ps: List[torch.Tensor],
                          gs: List[torch.Tensor], states: List[List[torch.Tensor]]) -> None:
         """The foreach update of the tensors at ``indices``, one call per device and dtype
         (what ``torch._foreach_*`` requires)."""
+        keys = [(ps[i].get_device(), ps[i].dtype) for i in indices]
+        if len(set(keys)) == 1:  # the common case: one device and dtype, no regrouping
+            if len(indices) == len(ps):
+                self._update_foreach(group, ps, gs, states)
+            else:
+                self._update_foreach(group, [ps[i] for i in indices], [gs[i] for i in indices],
+                                     [[column[i] for i in indices] for column in states])
+            return
         lists: Dict[tuple, tuple] = {}
-        for i in indices:
-            p = ps[i]
-            entry = lists.setdefault((p.device, p.dtype), ([], [], [[] for _ in states]))
-            entry[0].append(p)
+        for key, i in zip(keys, indices):
+            entry = lists.setdefault(key, ([], [], [[] for _ in states]))
+            entry[0].append(ps[i])
             entry[1].append(gs[i])
             for column, values in zip(entry[2], states):
                 column.append(values[i])
