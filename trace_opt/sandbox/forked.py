@@ -69,7 +69,10 @@ def run_forked(call: Callable[[dict], Any], timeout: float = 10.0, memory_mb: in
         verdict, status = _collect(pid, read_fd, timeout)
     except BaseException:  # interrupted while waiting: the child must not outlive the call
         _kill(pid)
-        os.waitpid(pid, 0)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # already reaped when the interruption came
+            pass
         raise
     finally:
         os.close(read_fd)
