@@ -149,6 +149,13 @@ class Bundle:
             message += f"\n  failing line {line_no} of {self.name}: {line}"
         return message
 
+    def closure_values(self) -> Dict[str, Any]:
+        """The free variables the original function closes over: new versions see them too."""
+        try:
+            return dict(inspect.getclosurevars(self.fn).nonlocals)
+        except TypeError:  # not a Python function: no closure to carry over
+            return {}
+
     def compile(self, source: str, builtins: Optional[Dict[str, Any]] = None) -> Callable:
         """Compile a new version of this function; its own imports stay in its own namespace.
         ``builtins`` replaces the builtins the new code sees (a sandbox passes restricted ones)."""
@@ -156,10 +163,7 @@ class Bundle:
         filename = f"<trace_opt code {self.name} {hashlib.sha1(source.encode()).hexdigest()[:10]}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace = _CandidateGlobals(getattr(self.fn, "__globals__", {}))
-        try:
-            namespace.update(inspect.getclosurevars(self.fn).nonlocals)
-        except TypeError:  # not a Python function: no closure to carry over
-            pass
+        namespace.update(self.closure_values())
         if builtins is not None:
             namespace["__builtins__"] = builtins
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the sandbox layer vets untrusted code first

@@ -10,7 +10,6 @@ the candidate then runs in this process, as Trace does.
 from __future__ import annotations
 
 import ast
-import inspect
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -96,12 +95,9 @@ def _reachable(calls: List[Tuple[Any, Dict[str, Any]]]) -> Tuple[Optional[Dict[s
     if not calls:
         return None, []
     op = calls[0][0]
-    fn = (op.bundle if isinstance(op, BoundBundle) else op).fn
-    context = dict(getattr(fn, "__globals__", {}))
-    try:
-        context.update(inspect.getclosurevars(fn).nonlocals)
-    except TypeError:  # not a Python function: no closure
-        pass
+    bundle = op.bundle if isinstance(op, BoundBundle) else op
+    fn = bundle.fn
+    context = {**getattr(fn, "__globals__", {}), **bundle.closure_values()}
     return context, [getattr(fn, "__module__", None) or "__main__"]
 
 
