@@ -62,6 +62,21 @@ def test_lion_two_steps_match_the_paper_by_hand(mode):
     assert opt.state[w.data]["step"] == 2
 
 
+@pytest.mark.parametrize("mode", MODES[:3])
+def test_lion_with_beta1_zero_steps_by_the_gradient_sign(mode):
+    start, grads = [1.0, -0.5, 0.0], ([0.3, 0.0, -2.0], [-0.1, 0.4, 0.0])
+    w = torch.tensor(start, requires_grad=True)
+    opt = Lion([w], lr=0.1, betas=(0.0, 0.9), **mode)
+    p, m = list(start), [0.0] * 3
+    for g in grads:
+        w.grad = torch.tensor(g)
+        opt.step()
+        p, m = lion_by_hand(p, m, g, 0.1, 0.0, 0.9, 0.0)
+    assert w.detach().tolist() == pytest.approx(p, abs=1e-6)
+    assert opt.state[w]["exp_avg"].tolist() == pytest.approx(m, abs=1e-6)
+    assert torch.equal(w.grad, torch.tensor(grads[-1]))  # the gradient itself is left as it was
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_sophia_step_after_a_hessian_update_matches_the_paper_by_hand(mode):
     start, g_hat, g = [1.0, -1.0, 0.5], [1.0, 0.5, 0.1], [0.2, -0.4, 0.0]

@@ -29,6 +29,14 @@ def _lion_kernel(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, hyper: torch
     m.copy_(m * beta2 + g * (1 - beta2))
 
 
+def _direction(m: torch.Tensor, g: torch.Tensor, beta1: float, out: Optional[torch.Tensor]) -> torch.Tensor:
+    """A tensor with the sign of c = beta1 m + (1 - beta1) g: m + g (1 - beta1) / beta1 has it and
+    costs one add, where lerp's out-of-place kernel is ~1.6x slower on the CPU (only the sign is used)."""
+    if beta1:
+        return torch.add(m, g, alpha=(1 - beta1) / beta1, out=out)
+    return torch.mul(g, 1.0, out=out)
+
+
 class Lion(ElementwiseOptimizer):
     """Lion (EvoLved Sign Momentum), Chen et al. 2023.
 
@@ -58,7 +66,7 @@ class Lion(ElementwiseOptimizer):
                        scratch: Optional[torch.Tensor]) -> None:
         (m,) = states
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
-        c = torch.lerp(m, g, 1 - beta1, out=scratch)
+        c = _direction(m, g, beta1, scratch)
         c.sign_()
         if weight_decay:  # p - lr wd p, as an add: cheaper than a scalar multiply on the CPU
             p.add_(p, alpha=-lr * weight_decay)
@@ -69,7 +77,7 @@ class Lion(ElementwiseOptimizer):
                         states: Sequence[List[torch.Tensor]]) -> None:
         (ms,) = states
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
-        c = torch._foreach_lerp(ms, gs, 1 - beta1)
+        c = torch._foreach_add(ms, gs, alpha=(1 - beta1) / beta1) if beta1 else torch._foreach_mul(gs, 1.0)
         torch._foreach_sign_(c)
         if weight_decay:
             torch._foreach_add_(ps, ps, alpha=-lr * weight_decay)
