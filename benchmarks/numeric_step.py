@@ -2,8 +2,11 @@
 
 Two workloads: 10 M parameters in 100 tensors (bandwidth-bound), and 1,000 tensors of 1 k
 parameters (overhead-bound). Each optimizer's step is timed with fixed gradients, all of them
-round-robin over a few rounds, each right after an ``add_`` (paired ratios, median over rounds:
-a shared machine's bandwidth drifts). Bandwidth counts the bytes an update must move at least
+round-robin over a few rounds, each right after an ``add_``. "% add_" compares best with best
+over the same rounds (each at its quietest, from as many calls): on a shared VM, a neighbour
+loading the memory bus slows the pure-bandwidth ``add_`` by ~25% but the optimizers, partly
+latency-bound, by ~3%, so the median of paired ratios (shown beside it) flatters the optimizers;
+targets are judged on best against best. Bandwidth counts the bytes an update must move at least
 (every tensor it reads and writes, once: Adam reads p, g, m, v and writes p, m, v: 7 passes; Lion 5; Sophia 6; SGD
 with momentum 5); the ``add_`` baseline (``a.add_(b)``, 3 passes) runs over the same number of
 parameters, so "% add_" is our bandwidth over add_'s. torch runs on one thread.
@@ -85,9 +88,8 @@ CANDIDATES = [
 
 def run_workload(name: str, count: int, size: int, device: torch.device, repeats: int, rounds: int) -> dict:
     """Every candidate timed once per round, round-robin, each right after an add_ over the same
-    bytes: "% add_" is the median over rounds of those paired ratios, so a machine whose memory
-    bandwidth drifts during the run (a shared VM) moves both sides of each ratio alike. Times
-    shown are each one's best."""
+    bytes. "% add_" is best against best; "paired" the median over rounds of each add_/step pair,
+    which a loaded memory bus tilts in the optimizers' favour (see the module docstring)."""
     numel = count * size
     a, b = torch.randn(numel, device=device), torch.randn(numel, device=device)
     built = []
@@ -96,6 +98,7 @@ def run_workload(name: str, count: int, size: int, device: torch.device, repeats
         for label, family, make in CANDIDATES:
             built.append((label, family, make(make_params(count, size, device))))
         best = {label: float("inf") for label, _, _ in built}
+        best_add = dict(best)  # the best add_ among those timed beside each candidate
         ratios = {label: [] for label, _, _ in built}
         add_time = float("inf")
         for _ in range(rounds):
@@ -103,6 +106,7 @@ def run_workload(name: str, count: int, size: int, device: torch.device, repeats
                 add_now = timed(lambda: a.add_(b, alpha=1e-9), device, repeats)
                 step_now = timed(opt.step, device, repeats)
                 add_time, best[label] = min(add_time, add_now), min(best[label], step_now)
+                best_add[label] = min(best_add[label], add_now)
                 ratios[label].append(add_now / step_now)
     bytes_per_value = a.element_size()
     add_bw = 3 * numel * bytes_per_value / add_time
@@ -111,9 +115,10 @@ def run_workload(name: str, count: int, size: int, device: torch.device, repeats
     for label, family, _ in built:
         seconds = best[label]
         bw = PASSES[family] * numel * bytes_per_value / seconds
-        of_add = PASSES[family] / 3 * statistics.median(ratios[label])
-        rows.append(dict(label=label, seconds=seconds, bandwidth=bw, of_add=of_add, per_tensor=seconds / count,
-                         vs_foreach=foreach_adamw / seconds))
+        paired = PASSES[family] / 3 * statistics.median(ratios[label])
+        of_add = PASSES[family] / 3 * best_add[label] / seconds
+        rows.append(dict(label=label, seconds=seconds, bandwidth=bw, of_add=of_add, paired=paired,
+                         per_tensor=seconds / count, vs_foreach=foreach_adamw / seconds))
     del built
     gc.collect()
     return dict(name=name, count=count, size=size, add_time=add_time, add_bw=add_bw, rows=rows)
@@ -123,10 +128,11 @@ def print_table(result: dict) -> None:
     print(f"\n{result['name']}: {result['count']:,} tensors x {result['size']:,} = "
           f"{result['count'] * result['size'] / 1e6:g} M parameters; "
           f"add_ {result['add_time'] * 1e3:.2f} ms = {result['add_bw'] / 1e9:.1f} GB/s")
-    print(f"  {'optimizer':<25}{'ms/step':>9}{'GB/s':>8}{'% add_':>8}{'us/tensor':>11}{'x foreach AdamW':>17}")
+    print(f"  {'optimizer':<25}{'ms/step':>9}{'GB/s':>8}{'% add_':>8}{'paired':>8}{'us/tensor':>11}"
+          f"{'x foreach AdamW':>17}")
     for r in result["rows"]:
         print(f"  {r['label']:<25}{r['seconds'] * 1e3:>9.2f}{r['bandwidth'] / 1e9:>8.1f}{r['of_add'] * 100:>7.0f}%"
-              f"{r['per_tensor'] * 1e6:>11.2f}{r['vs_foreach']:>16.1f}x")
+              f"{r['paired'] * 100:>7.0f}%{r['per_tensor'] * 1e6:>11.2f}{r['vs_foreach']:>16.1f}x")
 
 
 def check(label: str, ok: bool, detail: str) -> None:
@@ -138,15 +144,16 @@ def verdicts(big: dict, small: dict) -> None:
     rows = {r["label"]: r for r in big["rows"]}
     few = {r["label"]: r for r in small["rows"]}
     pct = lambda label: rows[label]["of_add"]  # noqa: E731
-    print("\nTargets (issue 4), default settings [without the NaN/Inf check]:")
+    both = lambda label: f"{pct(label):.0%} (paired {rows[label]['paired']:.0%})"  # noqa: E731
+    print("\nTargets (issue 4), best against best, default settings [without the NaN/Inf check]:")
     check("Adam >= 80% of add_ (10 M / 100)", pct("Adam (fused)") >= 0.8,
-          f"{pct('Adam (fused)'):.0%} [{pct('Adam, unchecked'):.0%}]")
+          f"{both('Adam (fused)')} [{both('Adam, unchecked')}]")
     check("Lion eager >= 50% of add_", max(pct("Lion per-tensor"), pct("Lion foreach")) >= 0.5,
-          f"per-tensor {pct('Lion per-tensor'):.0%} [{pct('Lion per-tensor, unch.'):.0%}], "
-          f"foreach {pct('Lion foreach'):.0%} [{pct('Lion foreach, unch.'):.0%}]")
+          f"per-tensor {both('Lion per-tensor')} [{both('Lion per-tensor, unch.')}], "
+          f"foreach {both('Lion foreach')} [{both('Lion foreach, unch.')}]")
     check("Lion flat buffer >= 80% of add_", max(pct("Lion flat"), pct("Lion flat fused")) >= 0.8,
-          f"flat {pct('Lion flat'):.0%} [{pct('Lion flat, unchecked'):.0%}], "
-          f"flat fused {pct('Lion flat fused'):.0%} [{pct('Lion flat fused, unch.'):.0%}]")
+          f"flat {both('Lion flat')} [{both('Lion flat, unchecked')}], "
+          f"flat fused {both('Lion flat fused')} [{both('Lion flat fused, unch.')}]")
     # Judged on each optimizer as a user gets it (defaults pick foreach for small CPU tensors);
     # the modes forced against that choice are listed when over.
     defaults = ("SGD momentum (fused)", "Adam (fused)", "AdamW (fused)", "Lion (default)", "Sophia (default)")
