@@ -54,6 +54,8 @@ class ReActAgent(to.Module):
         try:
             return str(self.tool_functions[name](tool_input))
         except Exception as exc:  # a tool's failure is an observation the model can react to
+            if to.graph.errors.stops_run(exc):  # ... but a model that cannot answer ends the run
+                raise
             return f"the tool raised {type(exc).__name__}: {exc}"
 
     def forward(self, question: Any) -> to.Node:

@@ -7,10 +7,24 @@ python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 # (this machine's pip.conf names extra index folders that may not exist: drop pip's noise about them)
 pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+# llama-cpp-python is never installed from a lock: scripts/build_llama.sh builds it portably (and caches
+# the wheel under a key of its flags); every other line is installed as locked.
+wants_llama=""
+filtered=$(mktemp -d)
+trap 'rm -rf "$filtered"' EXIT
 for lock in "$@"; do
-  pip_install --require-hashes --no-deps -r "$lock"
+  grep -q '^llama-cpp-python==' "$lock" && wants_llama=1
+  awk '/^llama-cpp-python==/ {skip=1} skip && !/\\$/ {skip=0; next} !skip' "$lock" > "$filtered/$(basename "$lock")"
+  pip_install --require-hashes --no-deps -r "$filtered/$(basename "$lock")"
 done
 pip_install --no-deps --no-build-isolation -e .
+if [ -n "$wants_llama" ]; then
+  status=0
+  scripts/build_llama.sh || status=$?
+  # Exit 3: a CPU without the portable baseline. The tests go on without the real model (they say so);
+  # the demo cannot.
+  if [ "$status" != 0 ] && { [ "$status" != 3 ] || [ -z "${ALLOW_NO_LOCAL_MODEL:-}" ]; }; then exit "$status"; fi
+fi
 
 # Debian tools some features need, installed when we can (root and apt), else a note says what to install.
 debian_tool() {  # debian_tool COMMAND PACKAGE WHAT-IT-IS-FOR

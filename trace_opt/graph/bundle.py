@@ -16,7 +16,7 @@ import textwrap
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .context import _tracing
-from .errors import TraceExecutionError
+from .errors import TraceExecutionError, stops_run
 from .kinds import parse_function
 from .nodes import ExceptionNode, MessageNode, Node, Parameter
 
@@ -121,7 +121,7 @@ class Bundle:
         try:
             result = fn(*bound.args, **bound.kwargs)
         except Exception as exc:
-            if not self.catch_exceptions:
+            if not self.catch_exceptions or stops_run(exc):
                 raise
             err = ExceptionNode(exc, op, tuple(parents) if tracing else (), tuple(names))
             raise TraceExecutionError(self._failure_message(exc, fn), err) from exc

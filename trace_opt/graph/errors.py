@@ -1,4 +1,9 @@
-"""The error a traced operation raises when the code inside it fails."""
+"""The error a traced operation raises when the code inside it fails, and the errors it lets through.
+
+An exception whose class sets ``stops_run = True`` (the model cannot answer at all, say) is
+not the workflow's fault and is no feedback: traced operations re-raise it as it is, so it
+reaches the caller instead of becoming an ExceptionNode that a loop would score as a wrong answer.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -15,3 +20,8 @@ class TraceExecutionError(Exception):
         super().__init__(message)
         self.node = node
         self.exception = node.exception
+
+
+def stops_run(exc: BaseException) -> bool:
+    """Whether ``exc`` must pass through traced operations untouched (its class says ``stops_run``)."""
+    return bool(getattr(type(exc), "stops_run", False))

@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import operators as ops
 from .context import _tracing
-from .errors import TraceExecutionError
+from .errors import TraceExecutionError, stops_run
 from .feedback import FeedbackRecord
 from .kinds import Spec
 
@@ -266,6 +266,8 @@ def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, An
     try:
         value = op.fn(*values, **kw_values)
     except Exception as exc:
+        if stops_run(exc):
+            raise
         parents = _as_parents(args, kwargs) if tracing else ()
         err = ExceptionNode(exc, op, parents, names)
         raise TraceExecutionError(f"{op.name} raised {type(exc).__name__}: {exc}", err) from exc

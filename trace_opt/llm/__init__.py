@@ -9,8 +9,11 @@ It knows nothing of graphs or optimizers.
 from .budget import Budget
 from .cache import ResponseCache
 from .client import LLM
-from .errors import BudgetExceeded, LLMError, LocalModelUnavailable, ProviderError, ReplyError
+from .errors import (BudgetExceeded, LLMError, LocalModelCrashed, LocalModelUnavailable, ModelNeverAnswered,
+                     ModelUnreachable, ProviderError, ReplyError)
+from .health import run_main
 from .usage import Usage
 
 __all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "LLMError", "ReplyError", "ProviderError",
-           "LocalModelUnavailable", "ResponseCache"]
+           "ModelUnreachable", "LocalModelUnavailable", "LocalModelCrashed", "ModelNeverAnswered",
+           "ResponseCache", "run_main"]

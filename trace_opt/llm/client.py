@@ -18,10 +18,10 @@ from typing import Any, Dict, List, Mapping, NoReturn, Optional, Type, TypeVar, 
 import tenacity
 from pydantic import BaseModel
 
-from . import local, provider
+from . import health, local, local_request, provider
 from .budget import Budget
 from .cache import ResponseCache, cache_key, default_cache
-from .errors import LLMError, ProviderError, ReplyError, holds_secret, redact, truncate
+from .errors import BudgetExceeded, LLMError, ProviderError, ReplyError, holds_secret, redact, truncate
 from .retry import describe, retry_policy, status_of
 from .structured import UnusableReply, check_schema, parse_reply, reask_messages, response_format
 from .usage import Usage, UsageMeter
@@ -30,6 +30,8 @@ log = logging.getLogger("trace_opt.llm")
 
 M = TypeVar("M", bound=BaseModel)
 Prompt = Union[str, List[Mapping[str, Any]]]
+
+HOSTED_TIMEOUT = 60.0  # seconds a request, when the LLM was given none
 
 _RESERVED = {"model", "messages", "api_key", "api_base", "base_url", "stream"}
 
@@ -61,7 +63,7 @@ def _check_options(options: Mapping[str, Any], where: str) -> None:
 class _Request:
     messages: List[Dict[str, Any]]
     params: Dict[str, Any]        # everything sent that can change the reply
-    timeout: float
+    timeout: Optional[float]
     cache: Optional[ResponseCache]
     key: Optional[str]
 
@@ -73,19 +75,23 @@ class LLM:
     def __init__(self, model: Optional[str] = None, api_base: Optional[str] = None, api_key: Optional[str] = None,
                  temperature: float = 0.0, budget: Optional[Budget] = None,
                  cache: Union[None, bool, str, os.PathLike, ResponseCache] = None, max_retries: int = 4,
-                 max_reasks: int = 3, timeout: float = 60.0, seed: Optional[int] = None, **completion_kwargs: Any):
+                 max_reasks: int = 3, timeout: Optional[float] = None, seed: Optional[int] = None,
+                 **completion_kwargs: Any):
         self.model, self.api_base, self._api_key, self.local = _resolve(model, api_base, api_key)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
             raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
         for name, value in (("max_retries", max_retries), ("max_reasks", max_reasks)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or timeout <= 0):
+            raise ValueError(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
         if budget is not None and not isinstance(budget, Budget):
             raise TypeError(f"budget must be a trace_opt.llm.Budget or None, got {type(budget).__name__}")
         _check_options(completion_kwargs, "as completion options")
-        self.temperature, self.seed, self.timeout = float(temperature), seed, float(timeout)
+        # None: 60 s a request for a hosted model; for the embedded one, a deadline sized to each request.
+        self.timeout = None if timeout is None else float(timeout)
+        self.temperature, self.seed = float(temperature), seed
         self.max_retries, self.max_reasks = max_retries, max_reasks
         self.budget = budget
         self.completion_kwargs = dict(completion_kwargs)
@@ -102,7 +108,9 @@ class LLM:
     @property
     def context_window(self) -> Optional[int]:
         """Input tokens the model accepts, when known (2048 for the embedded model)."""
-        if self.model == local.MODEL and (self.local or self.api_base):
+        if self.local:
+            return local.context_size()
+        if self.model == local.MODEL and self.api_base:
             return local.CONTEXT_WINDOW
         return provider.context_window(self.model)
 
@@ -154,7 +162,8 @@ class LLM:
                  response_format: Optional[dict]) -> _Request:
         _check_options(overrides, "per call")
         params = {**self.completion_kwargs, **overrides}
-        timeout = float(params.pop("timeout", self.timeout))
+        timeout = params.pop("timeout", self.timeout)
+        timeout = None if timeout is None else float(timeout)
         seed = params.pop("seed", self.seed)
         params["temperature"] = params.get("temperature", self.temperature)
         if seed is not None:
@@ -162,7 +171,7 @@ class LLM:
         if response_format is not None:
             params["response_format"] = response_format
         cache = self._cache_for(params["temperature"])
-        key = cache_key(self.model, local.CACHE_ID if self.local else self.api_base, messages, params) \
+        key = cache_key(self.model, local.cache_id() if self.local else self.api_base, messages, params) \
             if cache is not None else None
         return _Request(messages, params, timeout, cache, key)
 
@@ -173,6 +182,7 @@ class LLM:
         if hit is None:
             return None
         self._meter.add(cache_hits=1)
+        health.record_answer()
         log.debug("%s: cache hit %s", self.model, request.key[:12])
         return hit["reply"]
 
@@ -192,6 +202,7 @@ class LLM:
         cost = provider.cost_usd(self.model, prompt_tokens, completion_tokens) \
             if prompt_tokens or completion_tokens else 0.0
         self._meter.add(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost)
+        health.record_answer()
         if self.budget is not None:
             self.budget.record(prompt_tokens + completion_tokens, cost)
         if request.cache is not None and text.strip():
@@ -217,8 +228,12 @@ class LLM:
         return failure
 
     def _arguments(self, request: _Request, api_base: Optional[str]) -> tuple:
-        params = dict(request.params, timeout=request.timeout)
+        params = dict(request.params, timeout=HOSTED_TIMEOUT if request.timeout is None else request.timeout)
         return self.model, request.messages, api_base, self._api_key, params
+
+    def _local(self, request: _Request) -> Any:
+        """The embedded server: queued, streamed, sized deadline, never retried behind itself."""
+        return local_request.complete(self.model, request.messages, self._api_key, request.params, request.timeout)
 
     def _begin(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
                response_format: Optional[dict]) -> Union[_Request, str]:
@@ -235,6 +250,8 @@ class LLM:
         anything from the provider as a `ProviderError` (free of the key)."""
         if self.budget is not None:
             self.budget.release()
+        if isinstance(error, Exception) and not isinstance(error, BudgetExceeded):
+            health.record_failure(error)
         if isinstance(error, LLMError) or not isinstance(error, Exception):
             raise error
         failure = self._provider_error(error, retries)
@@ -249,9 +266,11 @@ class LLM:
             return request
         started, retries = time.monotonic(), [0]
         try:
-            api_base = local.ensure_server() if self.local else self.api_base
-            retrying = tenacity.Retrying(**self._retry_policy(retries))
-            response = retrying(provider.complete, *self._arguments(request, api_base))
+            if self.local:
+                response = self._local(request)
+            else:
+                retrying = tenacity.Retrying(**self._retry_policy(retries))
+                response = retrying(provider.complete, *self._arguments(request, self.api_base))
         except BaseException as error:
             self._fail(error, retries[0])
         return self._finish(request, response, started)
@@ -263,9 +282,11 @@ class LLM:
             return request
         started, retries = time.monotonic(), [0]
         try:
-            api_base = await asyncio.to_thread(local.ensure_server) if self.local else self.api_base
-            retrying = tenacity.AsyncRetrying(**self._retry_policy(retries))
-            response = await retrying(provider.acomplete, *self._arguments(request, api_base))
+            if self.local:  # one request at a time on that server anyway: a thread waits for it
+                response = await asyncio.to_thread(self._local, request)
+            else:
+                retrying = tenacity.AsyncRetrying(**self._retry_policy(retries))
+                response = await retrying(provider.acomplete, *self._arguments(request, self.api_base))
         except BaseException as error:
             self._fail(error, retries[0])
         return self._finish(request, response, started)
@@ -309,7 +330,8 @@ def _resolve(model: Optional[str], api_base: Optional[str], api_key: Optional[st
         model = (os.environ.get("TRACE_OPT_MODEL") or "").strip() or None
         if model is None:
             local_default = api_base is None
-            return local.MODEL, api_base, api_key or local.DUMMY_KEY, local_default
+            return (local.model_name() if local_default else local.MODEL), api_base, api_key or local.DUMMY_KEY, \
+                local_default
     if not isinstance(model, str) or not model.strip():
         raise ValueError(f"model must be a litellm model string such as 'openai/gpt-4o-mini', got {model!r}")
     if api_key is None and api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):

@@ -89,5 +89,26 @@ class ReplyError(LLMError):
                          f"{'attempt' if attempts == 1 else 'attempts'}: {error}; last reply: {shown!r}")
 
 
-class LocalModelUnavailable(LLMError):
+class ModelUnreachable(LLMError):
+    """The model cannot answer at all (not: this reply was bad). Nothing a step or a workflow did
+    caused it and no retry of the step helps, so it is never feedback or a skipped step: traced
+    operations let it through (``stops_run``), optimizers re-raise it, a training run ends with it."""
+
+    stops_run = True
+
+
+class LocalModelUnavailable(ModelUnreachable):
     """No model is configured and the embedded local model server cannot be started."""
+
+
+class LocalModelCrashed(ModelUnreachable):
+    """The embedded model server died (a signal or an exit code) and restarting it did not help."""
+
+    def __init__(self, message: str, *, signal_name: Optional[str], exit_code: Optional[int],
+                 log_path: Optional[str], restarts: int):
+        self.signal_name, self.exit_code, self.log_path, self.restarts = signal_name, exit_code, log_path, restarts
+        super().__init__(message)
+
+
+class ModelNeverAnswered(ModelUnreachable):
+    """A run finished without a single reply from the model: its numbers are not a result."""

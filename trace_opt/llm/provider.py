@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 _litellm: Any = None
 _import_lock = threading.Lock()
@@ -57,6 +57,24 @@ async def acomplete(model: str, messages: List[dict], api_base: Optional[str], a
                     params: Dict[str, Any]) -> Any:
     """One async attempt, no retries."""
     return await litellm().acompletion(**_arguments(model, messages, api_base, api_key, params))
+
+
+def stream(model: str, messages: List[dict], api_base: Optional[str], api_key: Optional[str],
+           params: Dict[str, Any]) -> Iterator[Tuple[str, Optional[str]]]:
+    """One streamed attempt, no retries: yields (text piece, finish reason or None) as the server
+    sends them. Closing the generator (or leaving its loop) closes the connection, and a server
+    that checks for a gone client (llama.cpp's does, per token) stops generating."""
+    chunks = litellm().completion(**_arguments(model, messages, api_base, api_key, dict(params, stream=True)))
+    try:
+        for chunk in chunks:
+            choices = getattr(chunk, "choices", None) or []
+            if not choices:
+                continue
+            delta = getattr(choices[0], "delta", None)
+            piece = getattr(delta, "content", None)
+            yield (piece if isinstance(piece, str) else ""), getattr(choices[0], "finish_reason", None)
+    finally:
+        chunks.close()
 
 
 def reply_text(response: Any) -> str:

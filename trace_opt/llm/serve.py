@@ -2,8 +2,10 @@
 
 Started as a script by local.py: `python serve.py PARENT_PID MODULE ARGS...`. atexit stops
 the server on a normal exit; this watchdog covers SIGKILL and crashes, so no orphaned
-model server keeps its memory after the user's process is gone.
+model server keeps its memory after the user's process is gone. faulthandler writes the
+Python stack of a fatal signal (SIGSEGV, SIGILL, ...) to the log, which the client quotes.
 """
+import faulthandler
 import os
 import runpy
 import sys
@@ -19,6 +21,7 @@ def _watch(parent_pid: int) -> None:
 
 def main() -> None:
     parent_pid, module, args = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    faulthandler.enable()
     threading.Thread(target=_watch, args=(parent_pid,), daemon=True).start()
     sys.argv = [module, *args]
     sys.path[0] = os.getcwd()  # like `python -m`: the working directory, not this file's folder

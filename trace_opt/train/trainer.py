@@ -32,6 +32,7 @@ from statistics import mean
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..graph import Module, Node, TraceExecutionError, no_trace, node, to_json
+from ..graph.errors import stops_run
 from ..exec import as_executor
 from ..graph.serialize import remove_stale_temps, write_json_atomic
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
@@ -103,15 +104,20 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         """Train from the current step to the end; returns what happened."""
-        from ..llm import BudgetExceeded
+        from ..llm import BudgetExceeded, health
 
         total = self.steps_per_epoch * self.epochs
         self._event("run_start", agent=type(self.agent).__name__, optimizer=type(self.optimizer).__name__,
                     config={"batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed,
                             "train": len(self.train), "val": len(self.val)},
                     parameters=self._values(), resumed_from=self.step_count or None)
+        heard = health.snapshot()
         if self.val and self.best_val is None:
-            self.best_val = self.evaluate(self.val)
+            try:
+                self.best_val = self.evaluate(self.val)
+            except Exception as exc:
+                self._end_with_error(exc, self.agent.state_dict(), self.step_count)
+                raise
         reason, message = "done", ""
         bar = ProgressBar(total, self.progress)
         try:
@@ -144,6 +150,10 @@ class Trainer:
                         break
         finally:
             bar.close()
+        silent = health.never_answered(since=heard)
+        if silent is not None:  # calls were made and all failed: the scores are not a result
+            self._end_with_error(silent, self.agent.state_dict(), self.step_count)
+            raise silent
         self._event("run_end", reason=reason, message=message, best_val_score=self.best_val, steps=self.step_count)
         log.info("training ended (%s) after %d steps; best validation score %s", reason, self.step_count, self.best_val)
         return TrainResult(self.step_count, self.best_val, reason, list(self.history))
@@ -211,8 +221,13 @@ class Trainer:
 
     def _rollouts(self, inputs: List[Any]) -> List[_Rollout]:
         self.agent.parameters()  # code parameters exist before a rollout travels (Ray links them back)
-        return [r if isinstance(r, _Rollout) else _Rollout(error=r)  # r: a RolloutError from the executor
-                for r in self.executor.map(functools.partial(_rollout, self.agent), inputs)]
+        results = [r if isinstance(r, _Rollout) else _Rollout(error=r)  # r: a RolloutError from the executor
+                   for r in self.executor.map(functools.partial(_rollout, self.agent), inputs)]
+        for result in results:  # the model itself is gone (not this rollout's fault): the run stops
+            cause = getattr(result.error, "exception", None) or result.error
+            if cause is not None and stops_run(cause):
+                raise cause
+        return results
 
     def _send_feedback(self, results: List[_Rollout], batch: List[Tuple[Any, Any]]) -> Tuple[List[float], List[str]]:
         """Judge each output and send its feedback backward (a failed rollout sends its error).
@@ -247,6 +262,8 @@ class Trainer:
         except BudgetExceeded:
             raise
         except Exception as exc:  # the guide's own failure: the agent's output is not to blame
+            if stops_run(exc):  # ... unless it is an LLM judge whose model is gone
+                raise
             failures.append(exc)
             log.warning("the guide raised on an output (scored 0, no feedback): %s: %s", type(exc).__name__, exc)
             return None, 0.0

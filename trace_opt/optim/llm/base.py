@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from ...graph import ExceptionNode, Parameter
+from ...graph.errors import stops_run
 from ...sandbox import host_builtins
 from ..base import Optimizer
 from .code_check import CodeTrial, recorded_calls, trial_error
@@ -101,7 +102,7 @@ class LLMOptimizer(Optimizer):
         """Update the parameters from their feedback. ``evaluate`` (optional) scores the current
         parameter values, higher is better: candidates (and each change of a multi-change
         candidate, alone) are then tried and the best kept; none unless it beats the current values."""
-        from ...llm import BudgetExceeded, LLMError
+        from ...llm import BudgetExceeded, LLMError, ModelUnreachable
 
         params = [p for p in self.parameters() if p.trainable and p.feedback]
         if not params:
@@ -110,7 +111,7 @@ class LLMOptimizer(Optimizer):
         self.rejections = []
         try:
             candidates = self.propose(params, self.num_candidates, notes)
-        except BudgetExceeded:
+        except (BudgetExceeded, ModelUnreachable):  # a run-level stop, not a bad proposal
             raise
         except (LLMError, ValueError) as exc:
             return self._skip(f"no usable proposal: {type(exc).__name__}: {truncate(str(exc), 300)}", notes)
@@ -134,7 +135,7 @@ class LLMOptimizer(Optimizer):
         """Ask for ``count`` candidates: the first at the LLM's own settings, the others sampled, each
         with its own seed so they differ and still replay identically. A failed candidate is
         dropped; the step fails only when all do."""
-        from ...llm import BudgetExceeded, LLMError
+        from ...llm import BudgetExceeded, LLMError, ModelUnreachable
 
         schema = suggestion_model(keys, constrained=bool(getattr(self.llm, "local_server", False)))
         window = getattr(self.llm, "context_window", None)
@@ -145,11 +146,13 @@ class LLMOptimizer(Optimizer):
             options = dict(limit) if index == 0 else {**limit, "temperature": self.candidate_temperature, "seed": index}
             try:
                 reply = self.llm.structured(messages, schema=schema, **options)
-            except BudgetExceeded:
+            except (BudgetExceeded, ModelUnreachable):
                 raise
             except LLMError as exc:
                 error = exc
                 log.info("%s: candidate %d failed: %s", type(self).__name__, index, exc)
+                if getattr(exc, "kind", None) == "timed out":
+                    break  # the model is too slow for this step: do not queue more requests behind it
                 continue
             values, unknown = suggested_values(reply)
             candidates.append(self.candidate_from(keys, values, unknown, reasoning=reply.reasoning))
@@ -267,6 +270,8 @@ def _score(evaluate: Callable[[], float]) -> float:
     try:
         value = float(evaluate())
     except Exception as exc:  # a candidate that breaks the workflow loses; it does not stop training
+        if stops_run(exc):  # ... unless the model itself is gone
+            raise
         log.info("evaluation raised %s: %s", type(exc).__name__, exc)
         return -math.inf
     return value if math.isfinite(value) else -math.inf

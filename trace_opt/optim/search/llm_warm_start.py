@@ -112,14 +112,14 @@ class LLMWarmStartSearch(ScoreSearch):
     def propose(self, score: Optional[float] = None) -> List[Dict[Parameter, Any]]:
         """Ask the LLM for ``n_initial`` settings (parameter -> value; values it got wrong left out).
         An unusable reply gives [] and sets ``search["fallback"]`` to the reason."""
-        from ...llm import BudgetExceeded, LLMError
+        from ...llm import BudgetExceeded, LLMError, ModelUnreachable
 
         schema = self.reply_model()
         window = getattr(self.llm, "context_window", None)
         options = {"max_tokens": min(4096, int(window * 0.35))} if window else {}
         try:
             reply = self.llm.structured(self.messages(score), schema=schema, **options)
-        except BudgetExceeded:
+        except (BudgetExceeded, ModelUnreachable):
             raise
         except (LLMError, ValueError) as exc:  # ValueError: a reply that fails the schema (pydantic)
             self.search["fallback"] = f"unusable LLM reply: {type(exc).__name__}: {str(exc)[:300]}"
