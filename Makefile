@@ -11,7 +11,7 @@ demo: $(VENV)/.demo-installed
 	$(PY) examples/optimize_prompt_and_code.py
 
 test: $(VENV)/.test-installed
-	$(PY) -m pytest -q
+	TRACE_OPT_REQUIRE_REAL_MODEL=1 $(PY) -m pytest -q
 
 bench: $(VENV)/.test-installed
 	$(PY) benchmarks/graph_overhead.py

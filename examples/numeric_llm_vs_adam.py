@@ -65,4 +65,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(to.llm.run_main(main))  # a model that never answered: exit 1 with the cause

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_qa_agent import make_trainer  # noqa: E402 - the same run as the thread example
 
+import trace_opt as to  # noqa: E402
 from trace_opt.exec import RayExecutor  # noqa: E402
 from trace_opt.report import write_report  # noqa: E402
 
@@ -35,4 +36,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(to.llm.run_main(main))  # a model that never answered: exit 1 with the cause

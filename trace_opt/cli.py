@@ -69,41 +69,81 @@ def _train(go: Callable[[], object], run_dir: str, name: str) -> int:
 
 
 def add_doctor(sub: "argparse._SubParsersAction") -> None:
-    parser = sub.add_parser("doctor", help="say which LLM is configured and whether it answers")
+    parser = sub.add_parser("doctor", help="say which LLM is configured, and ask it one real question")
     parser.add_argument("--no-call", action="store_true", help="only show the configuration; call nothing")
     parser.set_defaults(command=cmd_doctor)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    """What works and what does not; exit 0 only when the model answered a real request."""
     from .llm import LLM, local
 
     try:
-        llm = LLM(cache=False, max_retries=1, max_reasks=0, timeout=120.0)
+        llm = LLM(cache=False, max_retries=1, max_reasks=0)
     except Exception as error:  # a bad TRACE_OPT_MODEL, say
         print(f"LLM configuration: unusable ({error})")
         return 1
     if llm.local:
-        print(f"LLM: {llm.model} (the embedded local model; set TRACE_OPT_MODEL to use another)")
-        try:
-            print(f"local model file: {local.check_installed()}")
-        except Exception as error:
-            print(f"local model: not installed: {error}")
+        if not _doctor_local(llm, local):
             return 1
     else:
         print(f"LLM: {llm.model} (from TRACE_OPT_MODEL)" if llm.api_base is None
               else f"LLM: {llm.model} at {_without_credentials(llm.api_base)}")
     if args.no_call:
-        print("not called (--no-call)")
+        print("not called (--no-call): run `trace-opt doctor` to check that the model answers")
         return 0
     started = time.monotonic()
     try:
         reply = llm("Reply with the single word OK.", max_tokens=8)
     except Exception as error:
         print(f"call failed: {type(error).__name__}: {error}")
+        if llm.local and local.server.log_path:
+            print(f"server log: {local.server.log_path}")
         return 1
     preview = " ".join(str(reply).split())[:60]
+    if not preview:
+        print(f"the model answered with nothing in {time.monotonic() - started:.1f} s")
+        return 1
     print(f"answered in {time.monotonic() - started:.1f} s: {preview!r}")
+    if llm.local:
+        print(f"server log: {local.server.log_path}")
     return 0
+
+
+def _doctor_local(llm: object, local: object) -> bool:
+    """The embedded model's pieces, one line each; False when one is missing."""
+    from .llm import build_info
+
+    print(f"LLM: {llm.model} (the embedded local model; set TRACE_OPT_MODEL to use another)")
+    print(f"CPU: {_cpu_model()}")
+    try:
+        path = local.check_installed()
+    except Exception as error:
+        print(f"local model: unusable: {error}")
+        return False
+    print(f"local model file: {path} ({path.stat().st_size / 1e6:.0f} MB, context {local.context_size()} tokens)")
+    try:
+        info = build_info.system_info()
+    except Exception as error:
+        print(f"llama.cpp build: unreadable: {error}")
+        return False
+    enabled = [name for name, on in build_info.features(info).items() if on]
+    print(f"llama.cpp build uses: {' '.join(enabled)}")
+    for problem in build_info.problems(info):
+        print(f"warning: {problem}; rebuild with scripts/build_llama.sh")
+    return True
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def _without_credentials(url: str) -> str:

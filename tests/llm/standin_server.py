@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -68,7 +67,8 @@ def handler_for(state: State) -> type:
             state.received += 1
             if state.args.crash:
                 print("ggml_backend_cpu: stand-in about to crash on a request", file=sys.stderr, flush=True)
-                os.kill(os.getpid(), signal.Signals[state.args.crash])
+                signal.pthread_kill(threading.get_ident(), signal.Signals[state.args.crash])
+                time.sleep(60)  # never answer, whichever thread the fault handler runs in
             with state.slot:               # one request at a time, as llama.cpp's server
                 state.busy = True
                 try:

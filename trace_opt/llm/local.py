@@ -185,13 +185,19 @@ def _child_env() -> dict:
 
 
 def _tail(path: Optional[Path], lines: int = 15) -> str:
-    """The last lines the current server wrote (after its start marker)."""
+    """The last lines the current server wrote (after its start marker). After a fatal signal:
+    what it printed before, the fault line and the faulting thread's stack, not every thread's."""
     try:
         text = path.read_text(errors="replace") if path else ""
     except OSError:
         return "(no log)"
     run = text.rsplit("\n--- ", 1)[-1].splitlines()[1:]
-    return "\n".join(run[-lines:]) or "(empty)"
+    fatal = next((i for i, line in enumerate(run) if line.startswith("Fatal Python error")), None)
+    if fatal is None:
+        return "\n".join(run[-lines:]) or "(empty)"
+    current = next((i for i in range(fatal, len(run)) if run[i].startswith("Current thread")), len(run))
+    stack = [line for line in run[current:current + lines] if line.strip()]
+    return "\n".join(run[max(0, fatal - lines):fatal + 1] + stack)
 
 
 def describe_exit(code: int) -> Tuple[str, Optional[str]]:

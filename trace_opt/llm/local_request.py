@@ -120,6 +120,9 @@ def _stream(model: str, messages: List[Dict[str, Any]], api_base: str, api_key: 
                                         f"{rate:.0f} tokens/s, half the measured speed)")
     finally:
         replies.close()  # the server stops generating when the connection closes
+    if finish is None or (not pieces and local.server.died(wait=0.5) is not None):
+        # llama.cpp ends every stream with a finish reason: without one, the connection was cut
+        raise ConnectionError("the reply stream ended without a finish reason (the connection was cut)")
     if first_at is not None:
         throughput.record(tokens - 1, time.monotonic() - first_at)
     message = SimpleNamespace(content="".join(pieces), role="assistant")
