@@ -3,9 +3,10 @@ import logging
 
 import pytest
 
-from trace_opt.llm import LLM, retry
+from trace_opt.llm import LLM, local, retry
 
 from .scripted_provider import ScriptedProvider
+from .standin import REPO
 
 # A fake key planted in every client: tests assert it never shows up anywhere.
 FAKE_KEY = "sk-test-PLANTED-0123456789abcdef"
@@ -43,3 +44,13 @@ def make_llm(provider):
 def llm_logs(caplog):
     caplog.set_level(logging.DEBUG, logger="trace_opt.llm")
     return caplog
+
+
+@pytest.fixture
+def fresh_server(monkeypatch):
+    """A new process-wide embedded-server slot (no restarts spent), stopped after the test."""
+    server = local.LocalServer()
+    monkeypatch.setattr(local, "server", server)
+    monkeypatch.chdir(REPO)
+    yield server
+    server.stop()

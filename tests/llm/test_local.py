@@ -21,16 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def fresh_server(monkeypatch):
-    """A new process-wide server slot, stopped after the test."""
-    server = local.LocalServer()
-    monkeypatch.setattr(local, "server", server)
-    monkeypatch.chdir(REPO)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def fake_model(monkeypatch):
     """Pretend llama.cpp and the GGUF are installed; run the stand-in as the server."""
     monkeypatch.setattr(local, "check_installed", lambda: Path("/nonexistent/fake.gguf"))

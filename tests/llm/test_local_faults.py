@@ -14,15 +14,6 @@ from trace_opt.llm import LLM, LocalModelCrashed, LocalModelUnavailable, Provide
 from .standin import REPO, running_standin, standin_state
 
 
-@pytest.fixture
-def fresh_server(monkeypatch):
-    server = local.LocalServer()
-    monkeypatch.setattr(local, "server", server)
-    monkeypatch.chdir(REPO)
-    yield server
-    server.stop()
-
-
 def standin_as_server(monkeypatch, *flags: str) -> None:
     monkeypatch.setattr(local, "check_installed", lambda: Path("/nonexistent/fake.gguf"))
     monkeypatch.setattr(local, "server_args",

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 
 from . import local, provider
 from .errors import ProviderError
-from .retry import describe
+from .retry import describe, status_of
 
 log = logging.getLogger("trace_opt.llm")
 
@@ -85,7 +85,8 @@ def complete(model: str, messages: List[Dict[str, Any]], api_key: Optional[str],
             except ProviderError:
                 raise
             except Exception as error:
-                crash = local.server.died()
+                # A dead server cuts the connection; an HTTP error comes from a live one (no wait then).
+                crash = local.server.died(wait=0.0 if status_of(error) is not None else 2.0)
                 if crash is None:
                     if describe(error) == "timed out":
                         raise _timed_out(model, f"no token for the read timeout ({error})") from None
