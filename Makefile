@@ -42,6 +42,7 @@ lock:
 	$(COMPILE) --extra local --extra torch --extra search --extra ray --find-links /opt/wheels -o requirements/demo.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 	scripts/lock_model.sh > requirements/model.lock
+	$(COMPILE) -o requirements/llama-build.lock requirements/llama-build.in
 	$(COMPILE) --extra dev --extra torch --extra search --extra ray --find-links /opt/wheels -o requirements/test.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 

@@ -34,7 +34,7 @@ sdist_hash=$(sed -n 's/.*--hash=sha256:\([0-9a-f]*\).*/\1/p' <<<"$entry")
 [ -n "$version" ] && [ -n "$sdist_hash" ] || { echo "build_llama.sh: no hashed llama-cpp-python in requirements/demo.lock" >&2; exit 2; }
 flags=$(grep -v '^\s*#' requirements/llama-cpu.flags | grep -v '^\s*$' | tr '\n' ' ' | sed 's/ $//')
 python_tag=$("$venv_python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-key=$(printf '%s\n' "$version" "$sdist_hash" "$flags" "$python_tag" "$(cat requirements/llama-build.lock)" | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "$version" "$sdist_hash" "$flags" "$python_tag" "$(grep -v '^#' requirements/llama-build.lock)" | sha256sum | cut -c1-16)
 cache="${TRACE_OPT_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trace_opt/wheels}/llama-cpp-python-$version-$key"
 
 pip_quiet() { "$@" --quiet --disable-pip-version-check 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
@@ -62,4 +62,4 @@ if [ "$(cat .venv/.llama-build-key 2>/dev/null)" != "$key" ]; then
   echo "$key" > .venv/.llama-build-key
 fi
 # What the installed library was built with (its system-info line): the portable baseline, nothing more.
-"$venv_python" -m trace_opt.llm.build_info --check
+"$venv_python" -c "import sys; from trace_opt.llm.build_info import main; sys.exit(main(['--check']))"

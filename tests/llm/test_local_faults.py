@@ -211,3 +211,20 @@ def test_a_cpu_without_the_baseline_is_told_before_a_server_starts(fresh_server,
     with pytest.raises(LocalModelUnavailable, match="needs AVX2, FMA, F16C and BMI2; it lacks: avx2, fma"):
         LLM()("hello")
     assert fresh_server._process is None
+
+
+def test_a_native_build_is_recognised_from_its_system_info_line():
+    portable = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | OPENMP = 1 |"
+    native = portable + " AVX512 = 1 | AVX512_VNNI = 1 | AMX_INT8 = 1 |"
+    assert build_info.problems(portable) == []
+    assert build_info.problems(native) == ["AVX512 is compiled in (not portable)",
+                                           "AVX512_VNNI is compiled in (not portable)",
+                                           "AMX_INT8 is compiled in (not portable)"]
+    assert build_info.problems("CPU : SSE3 = 1 | AVX = 1 |") == [
+        "AVX2 is missing", "FMA is missing", "F16C is missing"]
+
+
+def test_the_cpu_check_reads_the_flags_line(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor : 0\nflags : fpu sse2 avx avx2 fma f16c\n")
+    assert build_info.missing_cpu_flags(str(cpuinfo)) == ["bmi2"]

@@ -6,7 +6,7 @@ Xeon under KVM and crashed on every request, so the installed library's own repo
 system-info line) is read and checked, and a CPU without the baseline is told so before a
 server is started that would die of an illegal instruction.
 
-`python -m trace_opt.llm.build_info [--check]` prints the report (and fails on a wrong build).
+`main(["--check"])` prints the report and fails on a wrong build (scripts/build_llama.sh runs it).
 """
 from __future__ import annotations
 
