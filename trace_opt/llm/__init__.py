@@ -6,6 +6,7 @@ response cache, sync and async, and an embedded local model when none is configu
 Importing this package does not import litellm or openai; the first call does.
 It knows nothing of graphs or optimizers.
 """
+from .accounts import Account, accounting
 from .budget import Budget
 from .cache import ResponseCache
 from .client import LLM
@@ -14,6 +15,6 @@ from .errors import (BudgetExceeded, LLMError, LocalModelCrashed, LocalModelUnav
 from .health import run_main
 from .usage import Usage
 
-__all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "LLMError", "ReplyError", "ProviderError",
+__all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "accounting", "Account", "LLMError", "ReplyError", "ProviderError",
            "ModelUnreachable", "LocalModelUnavailable", "LocalModelCrashed", "ModelNeverAnswered",
            "ResponseCache", "run_main"]

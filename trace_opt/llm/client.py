@@ -11,14 +11,14 @@ import asyncio
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Type, TypeVar, Union
 
 import tenacity
 from pydantic import BaseModel
 
-from . import health, local, local_request, provider
+from . import accounts, health, local, local_request, provider
 from .budget import Budget
 from .cache import ResponseCache, cache_key, default_cache
 from .errors import BudgetExceeded, LLMError, ProviderError, ReplyError, holds_secret, redact, truncate
@@ -66,6 +66,7 @@ class _Request:
     timeout: Optional[float]
     cache: Optional[ResponseCache]
     key: Optional[str]
+    budgets: List[Budget] = field(default_factory=list)   # reserved for this call: its own, the scopes'
 
 
 class LLM:
@@ -181,30 +182,50 @@ class LLM:
         hit = request.cache.get(request.key)
         if hit is None:
             return None
-        self._meter.add(cache_hits=1)
+        self._count(cache_hits=1)
         health.record_answer()
         log.debug("%s: cache hit %s", self.model, request.key[:12])
         return hit["reply"]
 
+    def _count(self, **deltas: float) -> None:
+        """Add to this object's usage and to every open accounting scope's."""
+        self._meter.add(**deltas)
+        for account in accounts.open_accounts():
+            account.add(**deltas)
+
     def _reserve(self, request: _Request) -> None:
-        if self.budget is None:
+        """Reserve the call in this LLM's budget and every open scope's (all or none)."""
+        budgets = accounts.budgets(self.budget)
+        if not budgets:
             return
         tokens, cost = 0, 0.0
-        if self.budget.needs_estimate:
+        if any(b.needs_estimate for b in budgets):
             tokens = provider.estimate_prompt_tokens(self.model, request.messages)
-            if self.budget.max_usd is not None:
+            if any(b.max_usd is not None for b in budgets):
                 cost = provider.cost_usd(self.model, tokens, int(request.params.get("max_tokens") or 0))
-        self.budget.reserve(tokens, cost)
+        try:
+            for budget in budgets:
+                budget.reserve(tokens, cost)
+                request.budgets.append(budget)
+        except BudgetExceeded:
+            self._release(request)
+            raise
+
+    @staticmethod
+    def _release(request: _Request) -> None:
+        for budget in request.budgets:
+            budget.release()
+        request.budgets = []
 
     def _finish(self, request: _Request, response: Any, started: float) -> str:
         text = provider.reply_text(response)
         prompt_tokens, completion_tokens = provider.token_counts(response)
         cost = provider.cost_usd(self.model, prompt_tokens, completion_tokens) \
             if prompt_tokens or completion_tokens else 0.0
-        self._meter.add(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost)
+        self._count(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost)
         health.record_answer()
-        if self.budget is not None:
-            self.budget.record(prompt_tokens + completion_tokens, cost)
+        for budget in request.budgets:
+            budget.record(prompt_tokens + completion_tokens, cost)
         if request.cache is not None and text.strip():
             request.cache.put(request.key, self.model, text, prompt_tokens, completion_tokens)
         log.debug("%s: %d prompt + %d completion tokens, $%.6f, %.2f s", self.model, prompt_tokens,
@@ -216,7 +237,7 @@ class LLM:
     def _retry_policy(self, counter: List[int]) -> dict:
         def on_retry(error: BaseException, wait: float, attempt: int) -> None:
             counter[0] += 1
-            self._meter.add(retries=1)
+            self._count(retries=1)
             log.warning("%s: %s (attempt %d of %d), retrying in %.2f s", self.model, describe(error), attempt,
                         self.max_retries + 1, wait)
         return retry_policy(self.max_retries, on_retry)
@@ -245,11 +266,10 @@ class LLM:
         self._reserve(request)
         return request
 
-    def _fail(self, error: BaseException, retries: int) -> NoReturn:
+    def _fail(self, request: _Request, error: BaseException, retries: int) -> NoReturn:
         """Give the reserved call back and raise: our own errors and interrupts as they are,
         anything from the provider as a `ProviderError` (free of the key)."""
-        if self.budget is not None:
-            self.budget.release()
+        self._release(request)
         if isinstance(error, Exception) and not isinstance(error, BudgetExceeded):
             health.record_failure(error)
         if isinstance(error, LLMError) or not isinstance(error, Exception):
@@ -272,7 +292,7 @@ class LLM:
                 retrying = tenacity.Retrying(**self._retry_policy(retries))
                 response = retrying(provider.complete, *self._arguments(request, self.api_base))
         except BaseException as error:
-            self._fail(error, retries[0])
+            self._fail(request, error, retries[0])
         return self._finish(request, response, started)
 
     async def _acomplete(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
@@ -288,7 +308,7 @@ class LLM:
                 retrying = tenacity.AsyncRetrying(**self._retry_policy(retries))
                 response = await retrying(provider.acomplete, *self._arguments(request, self.api_base))
         except BaseException as error:
-            self._fail(error, retries[0])
+            self._fail(request, error, retries[0])
         return self._finish(request, response, started)
 
 
@@ -315,7 +335,7 @@ class _Reask:
             failure = ReplyError(self.llm.model, reason, reply, self.replies)
             log.warning("%s", failure)
             raise failure
-        self.llm._meter.add(reasks=1)
+        self.llm._count(reasks=1)
         log.warning("%s: unusable reply (%s); re-asking (%d of %d)", self.llm.model, reason, self.replies,
                     self.llm.max_reasks)
         self.messages = reask_messages(self.original, reply, reason, self.schema)

@@ -88,11 +88,12 @@ class Trainer:
         self.callbacks, self.max_param_chars = list(callbacks), max_param_chars
         self.reject_copies, self.patience = reject_copies, patience
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.llms = _find_llms(agent, optimizer)
-        if budget is not None:
-            for llm in self.llms:
-                if getattr(llm, "budget", None) is None:
-                    llm.budget = budget
+        from ..llm import Account, Budget
+
+        if budget is not None and not isinstance(budget, Budget):
+            raise TypeError(f"budget must be a trace_opt.llm.Budget or None, got {type(budget).__name__}")
+        self.budget = budget  # charged by every LLM call of the run, whichever object makes it
+        self.account = Account(None)  # what this run's calls spent (replaced by fit()'s scope)
         self.events = EventLog(self.run_dir) if self.run_dir else None
         self.step_count, self.best_val, self.since_best, self.history = 0, None, 0, []
         self._last_output: Optional[Node] = None
@@ -103,7 +104,16 @@ class Trainer:
         return math.ceil(len(self.train) / self.batch_size)
 
     def fit(self) -> TrainResult:
-        """Train from the current step to the end; returns what happened."""
+        """Train from the current step to the end; returns what happened. Every LLM call of the run
+        (the agent's, however deep, the optimizer's, the guide's) is counted in ``self.account``
+        and checked against the run's budget."""
+        from ..llm import accounting
+
+        with accounting(self.budget) as account:
+            self.account = account
+            return self._fit()
+
+    def _fit(self) -> TrainResult:
         from ..llm import BudgetExceeded, health
 
         total = self.steps_per_epoch * self.epochs
@@ -295,9 +305,8 @@ class Trainer:
         return {name: json_value(p.data) for name, p in self.agent.named_parameters()}
 
     def _usage(self) -> Dict[str, Any]:
-        usages = [llm.usage for llm in self.llms]
-        return {"calls": sum(u.calls for u in usages), "total_tokens": sum(u.total_tokens for u in usages),
-                "cost_usd": sum(u.cost_usd for u in usages)}
+        usage = self.account.usage
+        return {"calls": usage.calls, "total_tokens": usage.total_tokens, "cost_usd": usage.cost_usd}
 
     def _event(self, kind: str, **fields: Any) -> None:
         if self.events is not None:
@@ -361,15 +370,3 @@ def _skipped(report: Any) -> List[str]:
 def _proposals(report: Any) -> List[Dict[str, Any]]:
     return [{"name": p.name, "value": json_value(p.value), "accepted": p.accepted, "reason": p.reason}
             for p in getattr(report, "proposals", None) or []]
-
-
-def _find_llms(*owners: Any) -> List[Any]:
-    """LLM objects the agent and optimizer hold (for usage and the shared budget)."""
-    found: List[Any] = []
-    for owner in owners:
-        for value in list(vars(owner).values()) + [getattr(owner, "_llm", None)]:
-            if hasattr(value, "usage") and hasattr(value, "structured") and all(value is not f for f in found):
-                found.append(value)
-        for inner in getattr(owner, "optimizers", []) or []:
-            found += [llm for llm in _find_llms(inner) if all(llm is not f for f in found)]
-    return found
