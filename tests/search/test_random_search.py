@@ -54,7 +54,7 @@ def test_a_step_without_a_score_warns_and_changes_nothing(box):
     opt = RandomSearch(box.parameters(), seed=0)
     (box.x * 1).backward("no number in this feedback")
     with pytest.warns(RuntimeWarning, match="no score arrived"):
-        assert opt.step() is None
+        assert opt.step().score is None
     assert (box.x.data, box.k.data, box.c.data) == (0.1, 1, "a") and opt.best_score is None
 
 

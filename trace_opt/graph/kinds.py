@@ -104,6 +104,21 @@ class Spec:
         integer = kind == "number" and isinstance(value, int) and not isinstance(value, bool)
         return cls(kind, bounds, choices, integer, signature, shape)
 
+    def same(self, a: Any, b: Any) -> bool:
+        """Whether two values of this kind are one value: the question every "did it change?" asks.
+        Tensors: same shape, dtype, device and elements (NaN matching NaN); others: equal and of one
+        type (so 1 is not True and 1.0 is not 1), NaN matching NaN."""
+        if is_tensor(a) or is_tensor(b):
+            return is_tensor(a) and is_tensor(b) and _same_tensor(a, b)
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, float) and math.isnan(a):
+            return math.isnan(b)
+        try:
+            return bool(a == b)
+        except Exception:  # a value whose == does not give a truth value
+            return False
+
     def validate(self, value: Any) -> Any:
         """Return the value as it will be stored, or raise ValueError naming what is wrong."""
         check = getattr(self, "_check_" + self.kind)
@@ -161,6 +176,14 @@ class Spec:
         if self.shape is not None and tuple(value.shape) != self.shape:
             raise ValueError(f"a tensor parameter keeps its shape {list(self.shape)}, got {list(value.shape)}")
         return value
+
+
+def _same_tensor(a: Any, b: Any) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool((a == b).logical_or_(a.isnan() & b.isnan()).all())
+    return bool((a == b).all())
 
 
 def non_str_key(value: Any) -> Optional[tuple]:

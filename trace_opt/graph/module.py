@@ -51,6 +51,12 @@ class Module:
         return {name: (p.data.detach().clone() if is_tensor(p.data) else copy.deepcopy(p.data))
                 for name, p in self._parameters_by_name().items()}
 
+    def changed_since(self, snapshot: Dict[str, Any]) -> List[str]:
+        """Names of the parameters whose value differs from a ``state_dict()`` taken earlier
+        (each compared by its kind: tensors element by element)."""
+        return [name for name, p in self._parameters_by_name().items()
+                if name not in snapshot or not p.spec.same(p.data, snapshot[name])]
+
     def _parameters_by_name(self) -> Dict[str, Parameter]:
         """Name -> parameter, for the files and state dicts keyed by name. A dict key holding a dot
         can spell another parameter's path; two parameters under one name would share one entry

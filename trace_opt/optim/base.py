@@ -1,18 +1,34 @@
-"""Optimizer: the base of the optimizers that change trace_opt Parameters by their feedback.
+"""Optimizer: the one contract every optimizer satisfies, and the base of those over Parameters.
 
-Like ``torch.optim.Optimizer``: parameter groups with per-group options, ``zero_feedback()``
-(the counterpart of ``zero_grad``), ``step()``, and ``state_dict()`` / ``load_state_dict()``
-that refer to parameters by their position, so a state can be loaded into a fresh optimizer.
+The contract, all a caller (the Trainer, a composite) may rely on:
+    parameters()        what the optimizer updates
+    zero_feedback()     forget the last step's feedback (and gradients): before the next backward
+    step() -> StepReport  update; the report says what changed, what was proposed and why not, or
+                        why nothing was done (the score or loss where there is one)
+    state_dict() / load_state_dict()   save and restore, positions not identities
+LLM and search optimizers subclass ``Optimizer`` (parameter groups with per-group options, like
+``torch.optim.Optimizer``); the numeric ones are torch.optim subclasses and the composite holds
+other optimizers, so they are registered as ``Optimizer`` (``isinstance`` holds) and satisfy the
+same five methods (numeric ``step(closure)`` still returns the closure's loss to torch callers).
 """
 from __future__ import annotations
 
 import copy
+from abc import ABCMeta
 from typing import Any, Dict, Iterable, List
 
 from ..graph import Parameter
+from .report import StepReport
+
+CONTRACT = ("parameters", "zero_feedback", "step", "state_dict", "load_state_dict")
 
 
-class Optimizer:
+def satisfies_contract(optimizer: Any) -> bool:
+    """Whether ``optimizer`` is an Optimizer with every method of the contract."""
+    return isinstance(optimizer, Optimizer) and all(callable(getattr(optimizer, name, None)) for name in CONTRACT)
+
+
+class Optimizer(metaclass=ABCMeta):
     """Holds parameter groups and per-parameter state; subclasses implement ``step()``."""
 
     def __init__(self, params: Iterable[Any], defaults: Dict[str, Any]) -> None:
@@ -58,7 +74,7 @@ class Optimizer:
         for param in self.parameters():
             param.zero_feedback()
 
-    def step(self) -> Any:
+    def step(self) -> StepReport:
         raise NotImplementedError
 
     def state_dict(self) -> Dict[str, Any]:

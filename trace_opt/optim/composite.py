@@ -16,75 +16,105 @@ needs a backward through a scalar tensor (``loss.backward()``).
 """
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ..graph import Parameter
 from ..graph.kinds import is_tensor
+from .base import Optimizer, satisfies_contract
+from .report import StepReport
 
 __all__ = ["CompositeOptimizer", "auto"]
 
 ROUTES = ("text", "tensor", "number", "choice")
 
 
-def _members(optimizer: Any) -> List[Any]:
-    """What an optimizer updates: trace_opt Parameters, and the tensors of a torch optimizer."""
-    members: List[Any] = []
-    if hasattr(optimizer, "trace_parameters"):
-        members += optimizer.trace_parameters()
-    if hasattr(optimizer, "parameters") and not hasattr(optimizer, "zero_grad"):
-        members += list(optimizer.parameters())
-    for group in getattr(optimizer, "param_groups", []) if hasattr(optimizer, "zero_grad") else []:
-        members += [p[1] if isinstance(p, tuple) else p for p in group["params"]]
-    return members
+class TorchOptimizer:
+    """A plain ``torch.optim`` optimizer (not one of ours) seen through the optimizer contract:
+    its tensors are its parameters, ``zero_feedback`` zeroes their gradients."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = type(inner).__name__
+
+    def parameters(self) -> List[Any]:
+        return [p for group in self.inner.param_groups for p in group["params"]]
+
+    def zero_feedback(self) -> None:
+        self.inner.zero_grad()
+
+    def step(self) -> StepReport:
+        self.inner.step()
+        return StepReport(optimizer=self.name)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self.inner.load_state_dict(state_dict)
+
+
+Optimizer.register(TorchOptimizer)
+
+
+def as_optimizer(candidate: Any, who: str = "CompositeOptimizer") -> Any:
+    """An optimizer of the contract: ours as it is, a plain torch.optim one adapted, else an error."""
+    if satisfies_contract(candidate):
+        return candidate
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(candidate, torch.optim.Optimizer):
+        return TorchOptimizer(candidate)
+    raise TypeError(f"{who} takes trace_opt optimizers (to.optim.Optimizer: parameters, zero_feedback, "
+                    f"step, state_dict, load_state_dict) or torch.optim ones, got {type(candidate).__name__}")
+
+
+def _name(optimizer: Any) -> str:
+    return optimizer.name if isinstance(optimizer, TorchOptimizer) else type(optimizer).__name__
 
 
 class CompositeOptimizer:
     """Several optimizers as one; each parameter belongs to exactly one of them."""
 
     def __init__(self, optimizers: Sequence[Any], routes: Optional[Dict[str, Any]] = None) -> None:
-        if hasattr(optimizers, "step"):
+        if isinstance(optimizers, Optimizer):
             raise TypeError("CompositeOptimizer takes a list of optimizers, got a single optimizer: wrap it in a list")
         optimizers = list(optimizers)
         if not optimizers:
             raise ValueError("CompositeOptimizer needs a non-empty list of optimizers")
         owner: Dict[int, Any] = {}
+        optimizers = [as_optimizer(optimizer) for optimizer in optimizers]
         for optimizer in optimizers:
-            if not callable(getattr(optimizer, "step", None)):
-                raise TypeError(f"CompositeOptimizer takes optimizers (with step()), got {type(optimizer).__name__}")
-            for member in _members(optimizer):
+            for member in optimizer.parameters():
                 other = owner.setdefault(id(member), optimizer)
                 if other is not optimizer:
                     label = (f"parameter {member.name!r}" if isinstance(member, Parameter)
                              else f"a tensor of shape {list(member.shape)}")
-                    raise ValueError(f"CompositeOptimizer: {label} is updated by both {type(other).__name__} "
-                                     f"and {type(optimizer).__name__}; give each parameter to one optimizer")
+                    raise ValueError(f"CompositeOptimizer: {label} is updated by both {_name(other)} "
+                                     f"and {_name(optimizer)}; give each parameter to one optimizer")
         self.optimizers = optimizers
         self.routes = dict(routes or {})
 
     def parameters(self) -> List[Any]:
-        return [m for optimizer in self.optimizers for m in _members(optimizer)]
+        return [m for optimizer in self.optimizers for m in optimizer.parameters()]
 
     def zero_feedback(self) -> None:
         """Empty every parameter's feedback (and zero the gradients): before the next backward."""
         for optimizer in self.optimizers:
-            if hasattr(optimizer, "zero_feedback"):
-                optimizer.zero_feedback()
-            else:
-                optimizer.zero_grad()
+            optimizer.zero_feedback()
 
-    def step(self) -> List[Any]:
-        """Each optimizer's step, in the order given; returns what each returned (an LLM
-        optimizer's report, a search's score, ...)."""
-        return [optimizer.step() for optimizer in self.optimizers]
+    def step(self) -> StepReport:
+        """Each optimizer's step, in the order given; one report holding theirs as its parts."""
+        return StepReport.merged([StepReport.of(optimizer.step(), _name(optimizer))
+                                  for optimizer in self.optimizers], type(self).__name__)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
-                "types": [type(optimizer).__name__ for optimizer in self.optimizers]}
+                "types": [_name(optimizer) for optimizer in self.optimizers]}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         saved = state_dict.get("optimizers") if isinstance(state_dict, dict) else None
-        types = [type(optimizer).__name__ for optimizer in self.optimizers]
+        types = [_name(optimizer) for optimizer in self.optimizers]
         if saved is None or len(saved) != len(self.optimizers) or state_dict.get("types", types) != types:
             raise ValueError(f"state_dict does not match this CompositeOptimizer ({types}); "
                              f"it holds {state_dict.get('types') if isinstance(state_dict, dict) else type(state_dict).__name__}")
@@ -92,8 +122,8 @@ class CompositeOptimizer:
             optimizer.load_state_dict(state)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{route}={type(opt).__name__}" for route, opt in self.routes.items()) or \
-            ", ".join(type(opt).__name__ for opt in self.optimizers)
+        inner = ", ".join(f"{route}={_name(opt)}" for route, opt in self.routes.items()) or \
+            ", ".join(_name(opt) for opt in self.optimizers)
         return f"CompositeOptimizer({inner})"
 
 
@@ -155,3 +185,6 @@ def auto(params: Iterable[Any], llm: Any = None, *, text: Optional[Dict[str, Any
         optoprime = import_module(".llm.optoprime", __package__).OptoPrime
         built["text"] = optoprime(routed["text"], llm=llm, **(text or {}))
     return CompositeOptimizer(list(built.values()), routes=built)
+
+
+Optimizer.register(CompositeOptimizer)  # it satisfies the one optimizer contract

@@ -34,6 +34,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from ..graph import Module, Node, TraceExecutionError, no_trace, node, to_json
 from ..graph.errors import stops_run
 from ..exec import as_executor
+from ..optim.composite import as_optimizer
+from ..optim.report import StepReport
 from ..graph.serialize import remove_stale_temps, write_json_atomic
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
@@ -71,8 +73,7 @@ class Trainer:
                  seed: int = 0, progress: Optional[bool] = None) -> None:
         if not isinstance(agent, Module):
             raise TypeError(f"Trainer needs a trace_opt Module as agent, got {type(agent).__name__}")
-        if not callable(getattr(optimizer, "step", None)) or not callable(getattr(optimizer, "zero_feedback", None)):
-            raise TypeError(f"Trainer needs an optimizer with step() and zero_feedback(), got {type(optimizer).__name__}")
+        optimizer = as_optimizer(optimizer, "Trainer")  # the one optimizer contract (torch.optim ones adapted)
         if guide is None:
             raise TypeError("Trainer needs a guide: a function (output, target) -> feedback, or a Guide")
         for name, value in (("batch_size", batch_size), ("epochs", epochs)):
@@ -178,7 +179,7 @@ class Trainer:
         for name in (CHECKPOINT, GRAPH):
             remove_stale_temps(self.run_dir / name)  # a write that a kill cut short left its temp file
         self.agent.load_state_dict(state["agent"])
-        if state.get("optimizer") is not None and hasattr(self.optimizer, "load_state_dict"):
+        if state.get("optimizer") is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         self.step_count, self.best_val = state["step"], state["best_val_score"]
         self.since_best, self.history = state["since_best"], state["history"]
@@ -198,8 +199,8 @@ class Trainer:
         self.optimizer.zero_feedback()
         results = self._rollouts([row[0] for row in batch])
         scores, guide_failed = self._send_feedback(results, batch)
-        report = self.optimizer.step()
-        notes = _skipped(report) + self._guard(snapshot)
+        report = StepReport.of(self.optimizer.step(), type(self.optimizer).__name__)
+        notes = report.skip_reasons() + self._guard(snapshot)
         val_score, rolled_back, reason = None, False, None
         if self.val:
             val_score = self.evaluate(self.val)
@@ -210,7 +211,7 @@ class Trainer:
                 self.best_val, self.since_best = val_score, 0
             else:
                 self.since_best += 1
-        changed = self.agent.state_dict() != snapshot if not rolled_back else False
+        changed = bool(self.agent.changed_since(snapshot)) if not rolled_back else False
         self.step_count = number
         record = {"epoch": epoch, "step": number, "train_score": mean(scores) if scores else None,
                   "val_score": val_score, "accepted": changed, "rolled_back": rolled_back,
@@ -330,7 +331,7 @@ class Trainer:
     def _checkpoint(self) -> None:
         if self.run_dir is None:
             return
-        optimizer_state = self.optimizer.state_dict() if hasattr(self.optimizer, "state_dict") else None
+        optimizer_state = self.optimizer.state_dict()
         try:
             path = save_checkpoint(self.run_dir, {"step": self.step_count, "agent": self.agent.state_dict(),
                                                   "optimizer": optimizer_state, "best_val_score": self.best_val,
@@ -361,12 +362,7 @@ def _pair(row: Any, which: str) -> Tuple[Any, Any]:
     raise TypeError(f"each {which} row must be (input, target) or a dict with 'input' and 'target', got {row!r:.80}")
 
 
-def _skipped(report: Any) -> List[str]:
-    """Why the optimizer skipped its step (a provider failure, an unusable reply): the log must say."""
-    skipped = getattr(report, "skipped", None)
-    return [str(skipped)] if skipped else []
-
-
-def _proposals(report: Any) -> List[Dict[str, Any]]:
+def _proposals(report: StepReport) -> List[Dict[str, Any]]:
+    """Every suggestion of the step (of each part of a composite's) with its fate, for the log."""
     return [{"name": p.name, "value": json_value(p.value), "accepted": p.accepted, "reason": p.reason}
-            for p in getattr(report, "proposals", None) or []]
+            for p in report.proposals]

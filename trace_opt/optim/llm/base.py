@@ -12,45 +12,19 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from ...graph import ExceptionNode, Parameter
 from ...graph.errors import stops_run
 from ...sandbox import host_builtins
 from ..base import Optimizer
+from ..report import Candidate, StepReport
 from .code_check import CodeTrial, recorded_calls, trial_error
-from .suggestions import Proposal, review, suggested_values, suggestion_model
+from ..report import Proposal
+from .suggestions import review, suggested_values, suggestion_model
 from .tokens import truncate
 
 log = logging.getLogger("trace_opt.optim")
-
-
-@dataclass
-class Candidate:
-    """One proposed update: the valid changes, every suggestion's fate, and its score if evaluated."""
-
-    changes: Dict[Parameter, Any]
-    proposals: List[Proposal]
-    score: Optional[float] = None
-    reasoning: str = ""
-    origin: Optional[int] = None  # for a change tried alone: the index of the candidate it came from
-
-
-@dataclass
-class StepReport:
-    """What a step did; ``updated`` maps parameter names to their new values."""
-
-    skipped: Optional[str] = None
-    candidates: List[Candidate] = field(default_factory=list)
-    chosen: Optional[int] = None
-    baseline_score: Optional[float] = None
-    updated: Dict[str, Any] = field(default_factory=dict)
-    notes: List[str] = field(default_factory=list)
-
-    @property
-    def proposals(self) -> List[Proposal]:
-        return [p for c in self.candidates for p in c.proposals]
 
 
 class LLMOptimizer(Optimizer):
@@ -115,7 +89,7 @@ class LLMOptimizer(Optimizer):
             raise
         except (LLMError, ValueError) as exc:
             return self._skip(f"no usable proposal: {type(exc).__name__}: {truncate(str(exc), 300)}", notes)
-        report = StepReport(candidates=candidates, notes=notes)
+        report = StepReport(candidates=candidates, notes=notes, optimizer=type(self).__name__)
         self._choose(report, evaluate)
         self._remember(params, report)
         if report.chosen is not None:
@@ -176,7 +150,7 @@ class LLMOptimizer(Optimizer):
 
     def _skip(self, reason: str, notes: Optional[List[str]] = None) -> StepReport:
         log.warning("%s: step skipped: %s", type(self).__name__, reason)
-        return StepReport(skipped=reason, notes=notes or [])
+        return StepReport(skipped=reason, notes=notes or [], optimizer=type(self).__name__)
 
     def _choose(self, report: StepReport, evaluate: Optional[Callable[[], float]]) -> None:
         usable = [i for i, c in enumerate(report.candidates) if c.changes]
@@ -228,7 +202,7 @@ class LLMOptimizer(Optimizer):
 
     @staticmethod
     def _kept(proposal: Proposal, chosen: Candidate) -> bool:
-        return any(p.name == proposal.name and repr(v) == repr(proposal.value) for p, v in chosen.changes.items())
+        return any(p.name == proposal.name and p.spec.same(v, proposal.value) for p, v in chosen.changes.items())
 
     def _revert_crashed_code(self, params: List[Parameter]) -> List[str]:
         """Code this optimizer installed that then raised is put back; the error becomes a note."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 import ast
 import json
 import textwrap
-from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ...graph import Parameter
+from ..report import Proposal
 
 
 # No <placeholders>: small models copy them into their answers.
@@ -26,16 +26,6 @@ REPLY_INSTRUCTIONS = (
     '"suggestion", an object with a new value for every variable (repeat the current value to keep one). '
     "A code variable is a complete Python function with the same name and parameters, or just its body."
 )
-
-
-@dataclass
-class Proposal:
-    """One suggested value and what became of it."""
-
-    name: str
-    value: Any
-    accepted: bool
-    reason: str = ""
 
 
 def variable_keys(params: List[Parameter]) -> Dict[Parameter, str]:
@@ -147,19 +137,12 @@ def review(keys: Dict[Parameter, str], values: Dict[str, Any], unknown: List[str
         except ValueError as exc:
             proposals.append(Proposal(param.name, value, False, f"rejected: {exc}"))
             continue
-        if _same(checked, param.data):
+        if param.spec.same(checked, param.data):
             proposals.append(Proposal(param.name, checked, False, "unchanged"))
             continue
         changes[param] = checked
         proposals.append(Proposal(param.name, checked, True))
     return changes, proposals
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) and type(a) is type(b)
-    except Exception:  # e.g. tensors: never compared here
-        return False
 
 
 def _strip_fences(code: str) -> str:

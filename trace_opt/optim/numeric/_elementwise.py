@@ -106,7 +106,7 @@ class ElementwiseOptimizer(TensorParams, torch.optim.Optimizer):
                 quick += gs
                 plans.append((group, (ps, gs, states)))
         if not self._grads_finite(params, grads, quick):
-            return loss
+            return self._outcome(loss, closure, skipped=True)
         for group, plan in plans:
             if group["flat"]:
                 for bucket in plan:
@@ -115,7 +115,7 @@ class ElementwiseOptimizer(TensorParams, torch.optim.Optimizer):
                 self._update_lists(group, *plan)
         for p in params:
             self.state[p]["step"] += 1
-        return loss
+        return self._outcome(loss, closure, skipped=False)
 
     def _init_state(self, p: torch.Tensor) -> Dict[str, Any]:
         state = self.state[p]

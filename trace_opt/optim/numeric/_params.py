@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 import torch
 
 from ...graph import Parameter
+from ..base import Optimizer
+from ..report import StepReport
 
 _INTERNAL = (os.path.dirname(torch.__file__), os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
@@ -147,6 +149,12 @@ class TensorParams:
         """The trace_opt Parameters this optimizer updates (plain tensors have none)."""
         return list(self.__dict__.get("_trace_params", {}).values())
 
+    def parameters(self) -> List[Any]:
+        """What this optimizer updates: each tensor's trace_opt Parameter, or the tensor itself."""
+        registry = self.__dict__.get("_trace_params", {})
+        return [registry.get(t, t) for group in self.param_groups  # type: ignore[attr-defined]
+                for t in (p[1] if isinstance(p, tuple) else p for p in group["params"])]
+
     def zero_feedback(self, set_to_none: bool = True) -> None:
         """Zero the gradients and empty the trace_opt Parameters' feedback: call before the next backward."""
         self.zero_grad(set_to_none=set_to_none)  # type: ignore[attr-defined]
@@ -190,6 +198,14 @@ class TensorParams:
                       "parameters and optimizer state are unchanged", NonFiniteGradientWarning,
                       stacklevel=outside_stacklevel())
         return False
+
+    def _outcome(self, loss: Any, closure: Optional[Callable[[], Any]], skipped: bool) -> Any:
+        """What step() returns: a torch caller that passed a closure gets its loss, as from torch;
+        the optimizer contract's ``step()`` gets a StepReport (the skip, the loss if any)."""
+        if closure is not None:
+            return loss
+        reason = "a gradient held NaN or Inf: parameters and state unchanged" if skipped else None
+        return StepReport(skipped=reason, optimizer=type(self).__name__)
 
     def _state_misplaced(self) -> Optional[str]:
         """A message naming the first parameter whose state lives on another device or dtype, else None."""
@@ -237,3 +253,6 @@ CAT_TENSORS = 64  # small gradients concatenated per piece: at most 2 M values o
 
 def _sum(g: torch.Tensor) -> float:
     return float(g.sum(dtype=torch.float32) if g.element_size() < 4 else g.sum())
+
+
+Optimizer.register(TensorParams)  # the numeric optimizers satisfy the one optimizer contract

@@ -125,11 +125,11 @@ class Muon(TensorParams, torch.optim.Optimizer):
         gathered = [[p for p in group["params"] if p.grad is not None] for group in self.param_groups]
         params = [p for ps in gathered for p in ps]
         if not self._grads_finite(params, [p.grad for p in params]):
-            return loss
+            return self._outcome(loss, closure, skipped=True)
         for group, ps in zip(self.param_groups, gathered):
             if ps:
                 (self._muon_step if group["use_muon"] else self._adamw_step)(group, ps)
-        return loss
+        return self._outcome(loss, closure, skipped=False)
 
     def _state(self, p: torch.Tensor, names: Tuple[str, ...]) -> List[torch.Tensor]:
         state = self.state[p]

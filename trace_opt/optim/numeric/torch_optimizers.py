@@ -45,7 +45,7 @@ class _TorchOptimizer(TensorParams):
         loss = self._begin_step(closure)
         params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
         if not self._grads_finite(params, [p.grad for p in params]):
-            return loss
+            return self._outcome(loss, closure, skipped=True)
         torch_step = self._torch_class.step
         if getattr(torch_step, "hooked", False):  # torch wrapped it with the step hooks, which already ran
             torch_step = torch_step.__wrapped__
@@ -56,7 +56,7 @@ class _TorchOptimizer(TensorParams):
             if misplaced:
                 raise RuntimeError(misplaced) from exc
             raise
-        return loss
+        return self._outcome(loss, closure, skipped=False)
 
 
 class SGD(_TorchOptimizer, torch.optim.SGD):

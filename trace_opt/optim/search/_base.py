@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...graph import Parameter
 from ..base import Optimizer
+from ..report import Candidate, Proposal, StepReport
 
 
 class ScoreSearch(Optimizer):
@@ -34,6 +35,27 @@ class ScoreSearch(Optimizer):
             if bounds is None or bounds[0] is None or bounds[1] is None:
                 raise ValueError(f"{name} needs finite bounds=(low, high) on number parameter {param.name!r}, "
                                  f"got {bounds}")
+
+    # -- the step --------------------------------------------------------------------------
+    def step(self, *args: Any, **kwargs: Any) -> StepReport:
+        """Read the score of the values just evaluated and set the next ones (``search_step``);
+        the report holds the score and the values set, or why nothing changed."""
+        params = self.parameters()
+        before = [p.data for p in params]
+        score = self.search_step(*args, **kwargs)
+        moved = [p for p, old in zip(params, before) if not p.spec.same(p.data, old)]
+        return StepReport(
+            skipped=None if score is not None else "no score arrived in the feedback (send backward a number or "
+                                                   "Feedback(score=...)); nothing changed",
+            score=score, optimizer=type(self).__name__, updated={p.name: p.data for p in moved},
+            candidates=[Candidate({p: p.data for p in moved},
+                                  [Proposal(p.name, p.data, True, "the next value to evaluate") for p in moved],
+                                  score=score)] if moved else [])
+
+    def search_step(self, *args: Any) -> Optional[float]:
+        """Subclasses: take the score of the values just evaluated (``take_score``), set the next
+        ones, return the score (None when none arrived)."""
+        raise NotImplementedError
 
     # -- scores --------------------------------------------------------------------------
     def read_score(self) -> Optional[float]:
@@ -66,7 +88,7 @@ class ScoreSearch(Optimizer):
         if score is not None:
             return True
         warnings.warn(f"{type(self).__name__}.step(): no score arrived for the values just evaluated (send "
-                      "backward a number or Feedback(score=...)); nothing changed", RuntimeWarning, stacklevel=4)
+                      "backward a number or Feedback(score=...)); nothing changed", RuntimeWarning, stacklevel=5)
         return False
 
     def _record(self, score: float) -> None:

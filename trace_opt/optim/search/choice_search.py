@@ -47,7 +47,7 @@ class ChoiceSearch(ScoreSearch):
         value = param.data
         return next(i for i, c in enumerate(param.choices) if c == value and type(c) is type(value))
 
-    def step(self) -> Optional[float]:
+    def search_step(self) -> Optional[float]:
         """Read the score of the choices just evaluated; after a full block, set the next candidate.
         Returns the score (None, with a warning and nothing changed, when no score arrived)."""
         score = self.take_score()

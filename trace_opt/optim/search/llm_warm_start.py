@@ -83,7 +83,7 @@ class LLMWarmStartSearch(ScoreSearch):
         """The Optuna study (then='optuna')."""
         return getattr(self.engine, "study", None)
 
-    def step(self) -> Optional[float]:
+    def search_step(self) -> Optional[float]:
         """Read the score of the setting just evaluated and set the next one: the LLM's settings
         first, then the search's. Returns the score (None, with a warning, when none arrived)."""
         score = self.take_score()

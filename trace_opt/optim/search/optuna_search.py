@@ -93,7 +93,7 @@ class OptunaSearch(ScoreSearch):
         self.search["queue"].append(self.encode(checked))
 
     # -- ask / tell -------------------------------------------------------------------------
-    def step(self) -> Optional[float]:
+    def search_step(self) -> Optional[float]:
         """Tell the study the score of the trial just evaluated and set the next trial's values.
         Returns the score (None, with a warning and nothing changed, when no score arrived)."""
         score = self.take_score()

@@ -40,7 +40,7 @@ class RandomSearch(ScoreSearch):
         checked = [[index[p], v] for p, v in check_setting("RandomSearch.enqueue", setting, index).items()]
         self.search["queue"].append(checked)
 
-    def step(self) -> Optional[float]:
+    def search_step(self) -> Optional[float]:
         """Read the score of the setting just evaluated and set the next one (queued, else random).
         Returns the score (None, with a warning and nothing changed, when no score arrived)."""
         score = self.take_score()

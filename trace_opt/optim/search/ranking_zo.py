@@ -49,7 +49,7 @@ class RankingZO(ScoreSearch):
         """True when the next step() compares the last two outputs (it takes ``prefer=``)."""
         return self.search["phase"] == "second"
 
-    def step(self, prefer: Any = None) -> Optional[float]:
+    def search_step(self, prefer: Any = None) -> Optional[float]:
         """Read what arrived for the values just evaluated and set the next ones.
 
         ``prefer``: on the step that closes a pair (``compares_next``), "first" or "second"

@@ -42,7 +42,7 @@ class SPSA(ScoreSearch):
         for param in self.parameters():
             self.state[param] = {"theta": self.unit_of(param), "delta": 1.0, "x_plus": None, "x_minus": None}
 
-    def step(self) -> Optional[float]:
+    def search_step(self) -> Optional[float]:
         """Read the score of the values just evaluated and set the next ones; returns the score
         (None, with a warning and nothing changed, when no score arrived)."""
         score = self.take_score()
