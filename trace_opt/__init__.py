@@ -14,8 +14,10 @@ from .graph import (
 
 __version__ = "0.1.0"
 
-# Loaded on first use: the LLM layer and the operators that call it.
-_LAZY = {"llm": ".llm", "ops": ".ops", "sandbox": ".sandbox", "LLM": ".llm"}
+# Loaded on first use (like torch.optim after `import torch`): the LLM layer, the operators that
+# call it, the sandbox, training, the executors and the reports.
+_LAZY = {"llm": ".llm", "ops": ".ops", "sandbox": ".sandbox", "LLM": ".llm", "train": ".train", "exec": ".exec",
+         "report": ".report"}
 
 
 def __getattr__(name: str) -> Any:

@@ -56,7 +56,11 @@ class LLMError(Exception):
 
 
 class BudgetExceeded(LLMError):
-    """Raised before a call that would pass a `Budget` limit; nothing was sent."""
+    """Raised before a call that would pass a `Budget` limit; nothing was sent. Like a model that
+    cannot answer, it is no feedback: traced operations let it through (``stops_run``) and a
+    training run ends cleanly at it."""
+
+    stops_run = True
 
     def __init__(self, limit: str, maximum: float, spent: float, estimate: float = 0.0):
         self.limit, self.maximum, self.spent, self.estimate = limit, maximum, spent, estimate

@@ -5,7 +5,8 @@ Names load on first use, so ``import trace_opt`` never imports torch or litellm.
 from importlib import import_module
 from typing import Any
 
-from .base import Optimizer
+from .base import Optimizer, satisfies_contract
+from .report import StepReport
 
 # public name -> module that defines it
 _LAZY = {
@@ -41,4 +42,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'trace_opt.optim' has no attribute {name!r}")
 
 
-__all__ = ["Optimizer", *_LAZY]
+__all__ = ["Optimizer", "StepReport", "satisfies_contract", *_LAZY]
