@@ -145,9 +145,12 @@ class LLM:
     # ---- one request ----------------------------------------------------------------------
 
     @property
-    def local_server(self) -> bool:
-        """An OpenAI-compatible server we point at ourselves (llama.cpp's schema form applies)."""
+    def constrains_json_schema(self) -> bool:
+        """Whether the server constrains the reply to a JSON schema it is sent (llama.cpp's form:
+        an OpenAI-compatible server we point at ourselves), so a reply schema can close its fields."""
         return self.model.startswith("openai/") and (self.local or bool(self.api_base))
+
+    local_server = constrains_json_schema   # the earlier name
 
     def _cache_for(self, temperature: float) -> Optional[ResponseCache]:
         setting = self._cache_setting
@@ -319,7 +322,7 @@ class _Reask:
     def __init__(self, llm: LLM, messages: List[Dict[str, Any]], schema: Type[BaseModel]):
         self.llm, self.original, self.schema = llm, messages, schema
         self.messages = messages
-        self.response_format = response_format(schema, llm.local_server)
+        self.response_format = response_format(schema, llm.constrains_json_schema)
         self.replies = 0
         self.done = False
         self.result: Any = None

@@ -33,7 +33,7 @@ def response_format(schema: Type[BaseModel], local_server: bool) -> Dict[str, An
     """llama.cpp-style `json_object` + schema for a local OpenAI-compatible server (its
     `json_schema` form answers HTTP 500); OpenAI's `json_schema` form for hosted providers."""
     json_schema = schema.model_json_schema()
-    if local_server:
+    if local_server:  # the server constrains output to the schema (LLM.constrains_json_schema)
         return {"type": "json_object", "schema": json_schema}
     return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": json_schema}}
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ...graph import BoundBundle, Bundle, MessageNode, Parameter, linking_subgraph, no_trace
 from ...sandbox import DEFAULT_POLICY, Policy, check, run_forked
 from ...llm.errors import redact
+from ..feedback import feedback_records
 from .tokens import truncate
 
 MAX_TRIALS = 3
@@ -41,7 +42,7 @@ class CodeTrial:
 def recorded_calls(param: Parameter) -> List[Tuple[Any, Dict[str, Any]]]:
     """(op, keyword inputs) of the calls that ran ``param``'s code in the traces its feedback came from."""
     calls = []
-    outputs = [record.output for record in param.feedback]
+    outputs = [record.output for record in feedback_records([param])]
     for current in linking_subgraph(outputs, [param]):
         if not isinstance(current, MessageNode) or not isinstance(current.op, (Bundle, BoundBundle)):
             continue

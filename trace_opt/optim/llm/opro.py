@@ -11,6 +11,7 @@ from statistics import mean
 from typing import Any, Dict, List, Optional
 
 from ...graph import Parameter
+from ..feedback import feedback_records, feedback_scores
 from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import variable_line
@@ -37,8 +38,8 @@ class OPRO(LLMOptimizer):
 
     def propose(self, params: List[Parameter], count: int, notes: List[str]) -> List[Candidate]:
         keys = variable_keys(params)
-        scores = [r.feedback.score for p in params for r in p.feedback if r.feedback.score is not None]
-        texts = list(dict.fromkeys(r.feedback.text for p in params for r in p.feedback if r.feedback.text))
+        scores = feedback_scores(params)
+        texts = [text for text in dict.fromkeys(r.feedback.text for r in feedback_records(params)) if text]
         self._record({keys[p]: truncate(repr(p.data), 300) for p in params}, mean(scores) if scores else None,
                      " | ".join(texts))
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": self._meta_prompt(keys, notes)}]

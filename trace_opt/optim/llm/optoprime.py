@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 from ...graph import Parameter
+from ..feedback import feedback_records
 from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import PromptTooLarge, build_problem
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
-from .tokens import estimate_tokens
+from .tokens import estimate_tokens, prompt_budget
 
 SYSTEM = (
     "You improve a program by changing its variables. You see its trace: #Code (how the outputs were "
@@ -45,13 +46,12 @@ class OptoPrime(LLMOptimizer):
         """Given, or 60% of the LLM's context window when it tells one (the reply needs the rest)."""
         if self._max_prompt_tokens is not None:
             return self._max_prompt_tokens
-        window = getattr(self.llm, "context_window", None)
-        return min(DEFAULT_PROMPT_TOKENS, int(window * 0.6)) if window else DEFAULT_PROMPT_TOKENS
+        return prompt_budget(self.llm, DEFAULT_PROMPT_TOKENS)
 
     def build_prompt(self, params: List[Parameter], notes: List[str]) -> tuple:
         """(messages, keys): the chat messages for this step and each parameter's key in them."""
         keys = variable_keys(params)
-        records = [r for p in params for r in p.feedback]
+        records = feedback_records(params)
         fixed = estimate_tokens(SYSTEM) + estimate_tokens(REPLY_INSTRUCTIONS) + 16  # role markers and separators
         problem = build_problem(keys, records, instruction=self.objective, max_tokens=self.max_prompt_tokens,
                                 memory=self.memory + notes, reserved_tokens=fixed)

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 from pydantic import Field, create_model
 
 from ...graph import MessageNode, Node, Parameter, linking_subgraph
+from ..feedback import feedback_records
 from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import variable_line
@@ -55,9 +56,8 @@ class TextGrad(LLMOptimizer):
 
     def gradients(self, params: List[Parameter]) -> Dict[Parameter, List[str]]:
         """Each parameter's textual gradients, propagated from the outputs' feedback."""
-        records = [r for p in params for r in p.feedback]
         grads: Dict[Node, List[str]] = {}
-        for record in records:
+        for record in feedback_records(params):
             texts = grads.setdefault(record.output, [])
             if str(record.feedback) not in texts:
                 texts.append(str(record.feedback))

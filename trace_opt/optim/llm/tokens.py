@@ -8,6 +8,23 @@ from typing import Any
 BYTES_PER_TOKEN = 3
 
 
+PROMPT_SHARE = 0.6    # of a known context window, for the prompt an optimizer sends
+REPLY_SHARE = 0.35    # ... and for the reply it asks for (the rest is the chat template's)
+MAX_REPLY_TOKENS = 4096
+
+
+def prompt_budget(llm: Any, default: int) -> int:
+    """Tokens an optimizer's prompt may use: ``default``, or less when the LLM's window is smaller."""
+    window = getattr(llm, "context_window", None)
+    return min(default, int(window * PROMPT_SHARE)) if window else default
+
+
+def reply_budget(llm: Any) -> dict:
+    """The completion options that keep a reply inside the LLM's window ({} when it is unknown)."""
+    window = getattr(llm, "context_window", None)
+    return {"max_tokens": min(MAX_REPLY_TOKENS, int(window * REPLY_SHARE))} if window else {}
+
+
 def estimate_tokens(text: str) -> int:
     """An upper estimate of the tokens in ``text``; additive, so parts can be budgeted separately."""
     return -(-len(text.encode("utf-8")) // BYTES_PER_TOKEN)

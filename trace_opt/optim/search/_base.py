@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ...graph import Parameter
 from ..base import Optimizer
+from ..feedback import feedback_records
 from ..report import Candidate, Proposal, StepReport
 
 
@@ -62,17 +63,10 @@ class ScoreSearch(Optimizer):
         """Mean score of the feedback that arrived since the last step (each backward counted
         once, however many parameters it reached); None when none carried a score."""
         consumed = {id(r) for r in self._consumed}
-        seen, scores, present = set(), [], []
-        for param in self.parameters():
-            for record in param.feedback:
-                present.append(record)
-                key = (id(record.output), id(record.feedback))
-                if id(record) in consumed or key in seen:
-                    continue
-                seen.add(key)
-                if record.feedback.score is not None:
-                    scores.append(record.feedback.score)
-        self._consumed = present
+        params = self.parameters()
+        scores = [r.feedback.score for r in feedback_records(params)
+                  if r.feedback.score is not None and id(r) not in consumed]
+        self._consumed = [record for param in params for record in param.feedback]
         return math.fsum(scores) / len(scores) if scores else None
 
     def take_score(self) -> Optional[float]:

@@ -20,10 +20,11 @@ import random
 import types
 from typing import Any, Dict, Iterable, List, Optional
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from ...graph import Parameter
 from ..llm.suggestions import check_value, suggested_values, suggestion_model, variable_keys
+from ..llm.tokens import reply_budget
 from ._base import ScoreSearch
 from ._space import random_value
 
@@ -115,13 +116,12 @@ class LLMWarmStartSearch(ScoreSearch):
         from ...llm import BudgetExceeded, LLMError, ModelUnreachable
 
         schema = self.reply_model()
-        window = getattr(self.llm, "context_window", None)
-        options = {"max_tokens": min(4096, int(window * 0.35))} if window else {}
+        options = reply_budget(self.llm)
         try:
             reply = self.llm.structured(self.messages(score), schema=schema, **options)
         except (BudgetExceeded, ModelUnreachable):
             raise
-        except (LLMError, ValueError) as exc:  # ValueError: a reply that fails the schema (pydantic)
+        except (LLMError, ValidationError) as exc:  # a reply that fails the schema
             self.search["fallback"] = f"unusable LLM reply: {type(exc).__name__}: {str(exc)[:300]}"
             return []
         by_key = {key: param for param, key in self.keys.items()}
@@ -143,7 +143,7 @@ class LLMWarmStartSearch(ScoreSearch):
     def reply_model(self) -> type:
         """``{"reasoning": str, "settings": [{key: value, ...}, ...]}``, each setting typed as an
         LLM optimizer's suggestion (numbers with their bounds, choices as enums)."""
-        constrained = bool(getattr(self.llm, "local_server", False))
+        constrained = bool(getattr(self.llm, "constrains_json_schema", False))
         suggestion = suggestion_model(self.keys, with_reasoning=False, constrained=constrained).model_fields["suggestion"].annotation
         n = self.n_initial
         return create_model("WarmStartReply", __base__=BaseModel,
