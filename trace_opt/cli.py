@@ -116,22 +116,27 @@ def _doctor_local(llm: object, local: object) -> bool:
 
     print(f"LLM: {llm.model} (the embedded local model; set TRACE_OPT_MODEL to use another)")
     print(f"CPU: {_cpu_model()}")
-    try:
-        path = local.check_installed()
-    except Exception as error:
-        print(f"local model: unusable: {error}")
+    path = _probe("local model: unusable", local.check_installed)
+    if path is None:
         return False
     print(f"local model file: {path} ({path.stat().st_size / 1e6:.0f} MB, context {local.context_size()} tokens)")
-    try:
-        info = build_info.system_info()
-    except Exception as error:
-        print(f"llama.cpp build: unreadable: {error}")
+    info = _probe("llama.cpp build: unreadable", build_info.system_info)
+    if info is None:
         return False
     enabled = [name for name, on in build_info.features(info).items() if on]
     print(f"llama.cpp build uses: {' '.join(enabled)}")
     for problem in build_info.problems(info):
         print(f"warning: {problem}; rebuild with scripts/build_llama.sh")
     return True
+
+
+def _probe(failure: str, check: Callable[[], object]) -> object:
+    """``check()``, or None after printing ``failure`` with the reason."""
+    try:
+        return check()
+    except Exception as error:
+        print(f"{failure}: {error}")
+        return None
 
 
 def _cpu_model() -> str:

@@ -23,7 +23,7 @@ from .code_check import CodeTrial
 from .code_guard import CodeGuard
 from .selection import choose
 from .suggestions import review, suggested_values, suggestion_model
-from .tokens import reply_budget, truncate
+from .tokens import elide, prompt_budget, reply_budget
 
 log = logging.getLogger("trace_opt.optim")
 
@@ -31,10 +31,16 @@ log = logging.getLogger("trace_opt.optim")
 class LLMOptimizer(Optimizer):
     """Base of OptoPrime, TextGrad and OPRO; subclasses implement ``propose``."""
 
+    default_prompt_tokens = 6000   # a prompt's size when the LLM's window does not ask for less
+
     def __init__(self, params: Any, llm: Any = None, *, num_candidates: int = 1, candidate_temperature: float = 0.8,
                  memory_size: int = 3, objective: Optional[str] = None, defaults: Optional[Dict[str, Any]] = None,
-                 code_trial: Optional[CodeTrial] = None) -> None:
+                 code_trial: Optional[CodeTrial] = None, max_prompt_tokens: Optional[int] = None) -> None:
         super().__init__(params, defaults or {})
+        if max_prompt_tokens is not None and (isinstance(max_prompt_tokens, bool) or not isinstance(max_prompt_tokens, int)
+                                              or max_prompt_tokens < 200):
+            raise ValueError(f"max_prompt_tokens must be an int >= 200, got {max_prompt_tokens!r}")
+        self._max_prompt_tokens = max_prompt_tokens
         if code_trial is not None and not isinstance(code_trial, CodeTrial):
             raise TypeError(f"code_trial must be a CodeTrial, got {type(code_trial).__name__}")
         if not isinstance(num_candidates, int) or num_candidates < 1:
@@ -49,6 +55,13 @@ class LLMOptimizer(Optimizer):
         self.memory: List[str] = []
         self.code_trial = code_trial or CodeTrial()
         self.code_guard = CodeGuard(self.code_trial, type(self).__name__, self.state)
+
+    @property
+    def max_prompt_tokens(self) -> int:
+        """Given, or ``default_prompt_tokens`` capped at the LLM's window's prompt share (tokens.py)."""
+        if self._max_prompt_tokens is not None:
+            return self._max_prompt_tokens
+        return prompt_budget(self.llm, self.default_prompt_tokens)
 
     @property
     def rejections(self) -> List[str]:
@@ -90,7 +103,7 @@ class LLMOptimizer(Optimizer):
         except (BudgetExceeded, ModelUnreachable):  # a run-level stop, not a bad proposal
             raise
         except (LLMError, ValidationError) as exc:  # no usable reply; a bug in propose is not caught
-            return self._skip(f"no usable proposal: {type(exc).__name__}: {truncate(str(exc), 300)}", notes)
+            return self._skip(f"no usable proposal: {type(exc).__name__}: {elide(str(exc), 300)}", notes)
         report = StepReport(candidates=candidates, notes=notes, optimizer=type(self).__name__)
         choose(report, evaluate)
         self._remember(params, report)
@@ -144,9 +157,9 @@ class LLMOptimizer(Optimizer):
     def _remember(self, params: List[Parameter], report: StepReport) -> None:
         if not self.memory_size:
             return
-        values = "; ".join(f"{p.name}={truncate(repr(p.data), 80)}" for p in params)
+        values = "; ".join(f"{p.name}={elide(repr(p.data), 80)}" for p in params)
         feedback = " | ".join(feedback_texts(params))
-        self.memory.append(f"- {values} -> feedback: {truncate(feedback, 160)}")
+        self.memory.append(f"- {values} -> feedback: {elide(feedback, 160)}")
         del self.memory[:-self.memory_size]
 
     def state_dict(self) -> Dict[str, Any]:

@@ -17,7 +17,7 @@ from ...graph import BoundBundle, Bundle, MessageNode, Parameter, linking_subgra
 from ...sandbox import DEFAULT_POLICY, Policy, check, run_forked
 from ...llm.errors import redact
 from ..feedback import feedback_records
-from .tokens import truncate
+from .tokens import elide
 
 MAX_TRIALS = 3
 
@@ -77,14 +77,14 @@ def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeT
         try:
             run_recorded_calls()
         except (Exception, SystemExit) as exc:  # the candidate's own failure, reported, never raised
-            return f"raised {type(exc).__name__}: {truncate(redact(str(exc)), 200)} on the inputs of this step"
+            return f"raised {type(exc).__name__}: {elide(redact(str(exc)), 200)} on the inputs of this step"
         return None
     result = run_forked(run_recorded_calls, timeout=trial.timeout, memory_mb=trial.memory_mb,
                         policy=trial.policy, source="<trace_opt code")
     if result.ok:
         return None
     # The candidate can reach this process's objects: what it says goes to logs and the LLM redacted.
-    error = truncate(redact(result.error or "failed"), 240)
+    error = elide(redact(result.error or "failed"), 240)
     if error.startswith(("timeout", "the sandbox")):
         return error
     return f"raised {error} on the inputs of this step"

@@ -16,7 +16,7 @@ from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import variable_line
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
-from .tokens import estimate_tokens, fit_tokens, truncate
+from .tokens import estimate_tokens, fit_tokens, elide
 
 SYSTEM = "You are an optimizer. You propose new values for variables so that their score goes up."
 
@@ -24,29 +24,30 @@ SYSTEM = "You are an optimizer. You propose new values for variables so that the
 class OPRO(LLMOptimizer):
     """History-of-scores LLM optimizer (needs feedback with scores; higher is better)."""
 
+    default_prompt_tokens = 1200   # short prompts, one per operation or step
+
     def __init__(self, params: Any, llm: Any = None, *, history_size: int = 20, num_candidates: int = 1,
                  candidate_temperature: float = 0.8, objective: Optional[str] = None,
-                 max_prompt_tokens: int = 1200, code_trial: Optional[CodeTrial] = None) -> None:
+                 max_prompt_tokens: Optional[int] = None, code_trial: Optional[CodeTrial] = None) -> None:
         super().__init__(params, llm, num_candidates=num_candidates, candidate_temperature=candidate_temperature,
                          memory_size=0, objective=objective or "Find values of the variables that get a higher score.",
-                         code_trial=code_trial)
+                         code_trial=code_trial, max_prompt_tokens=max_prompt_tokens)
         if not isinstance(history_size, int) or history_size < 1:
             raise ValueError(f"history_size must be a positive int, got {history_size!r}")
         self.history_size = history_size
-        self.max_prompt_tokens = max_prompt_tokens
         self.history: List[Dict[str, Any]] = []  # {"values": {name: repr}, "score": float, "feedback": str}
 
     def propose(self, params: List[Parameter], count: int, notes: List[str]) -> List[Candidate]:
         keys = variable_keys(params)
         scores = feedback_scores(params)
         texts = [text for text in dict.fromkeys(r.feedback.text for r in feedback_records(params)) if text]
-        self._record({keys[p]: truncate(repr(p.data), 300) for p in params}, mean(scores) if scores else None,
+        self._record({keys[p]: elide(repr(p.data), 300) for p in params}, mean(scores) if scores else None,
                      " | ".join(texts))
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": self._meta_prompt(keys, notes)}]
         return self.suggest(messages, keys, count)
 
     def _record(self, values: Dict[str, str], score: Optional[float], feedback: str) -> None:
-        self.history.append({"values": values, "score": score, "feedback": truncate(feedback, 200)})
+        self.history.append({"values": values, "score": score, "feedback": elide(feedback, 200)})
         scored = sorted((h for h in self.history if h["score"] is not None), key=lambda h: h["score"])
         unscored = [h for h in self.history if h["score"] is None]
         self.history = (unscored[-3:] + scored)[-self.history_size:]

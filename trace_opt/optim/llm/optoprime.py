@@ -17,7 +17,7 @@ from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import PromptTooLarge, build_problem
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
-from .tokens import estimate_tokens, prompt_budget
+from .tokens import estimate_tokens
 
 SYSTEM = (
     "You improve a program by changing its variables. You see its trace: #Code (how the outputs were "
@@ -31,22 +31,15 @@ DEFAULT_PROMPT_TOKENS = 6000
 class OptoPrime(LLMOptimizer):
     """LLM optimizer for text, code, JSON, bounded numbers and choices, from a trace's feedback."""
 
+    default_prompt_tokens = DEFAULT_PROMPT_TOKENS
+
     def __init__(self, params: Any, llm: Any = None, *, max_prompt_tokens: Optional[int] = None,
                  num_candidates: int = 1, candidate_temperature: float = 0.8, memory_size: int = 3,
                  objective: Optional[str] = None, code_trial: Optional[CodeTrial] = None) -> None:
         super().__init__(params, llm, num_candidates=num_candidates, candidate_temperature=candidate_temperature,
-                         memory_size=memory_size, objective=objective, code_trial=code_trial)
-        if max_prompt_tokens is not None and (not isinstance(max_prompt_tokens, int) or max_prompt_tokens < 200):
-            raise ValueError(f"max_prompt_tokens must be an int >= 200, got {max_prompt_tokens!r}")
-        self._max_prompt_tokens = max_prompt_tokens
+                         memory_size=memory_size, objective=objective, code_trial=code_trial,
+                         max_prompt_tokens=max_prompt_tokens)
         self.last_prompt: Optional[List[dict]] = None
-
-    @property
-    def max_prompt_tokens(self) -> int:
-        """Given, or 60% of the LLM's context window when it tells one (the reply needs the rest)."""
-        if self._max_prompt_tokens is not None:
-            return self._max_prompt_tokens
-        return prompt_budget(self.llm, DEFAULT_PROMPT_TOKENS)
 
     def build_prompt(self, params: List[Parameter], notes: List[str]) -> tuple:
         """(messages, keys): the chat messages for this step and each parameter's key in them."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ...graph import FeedbackRecord, MessageNode, Node, Parameter, linking_subgraph
-from .tokens import estimate_tokens, fit_tokens, preview, truncate
+from .tokens import estimate_tokens, fit_tokens, preview, elide
 
 VALUE_WIDTHS = (240, 100, 40)  # characters per intermediate value, tried in turn
 OUTPUT_WIDTH = 400
@@ -67,7 +67,7 @@ def variable_line(key: str, param: Parameter, width: Optional[int] = None) -> st
     notes = "; ".join(x for x in (param.description, f"constraint: {param.constraint}" if param.constraint else "") if x)
     value = param.data if param.kind == "code" else repr(param.data)
     if width is not None:
-        value = truncate(str(value), width)
+        value = elide(str(value), width)
     sep = "\n" if "\n" in str(value) else " "
     return f"({kind}) {key}{f'  # {notes}' if notes else ''}\n{key} ={sep}{value}"
 
@@ -140,7 +140,7 @@ def _labels(nodes: List[Node], keys: Dict[Parameter, str]) -> Dict[Node, str]:
 def _output_lines(outputs: List[Node], labels: Dict[Node, str], budget: int) -> List[str]:
     """The outputs' values, narrower when they are many; past half the budget, a count stands for the rest."""
     for width in (OUTPUT_WIDTH, 40):
-        lines = [f"{labels[o]} = {truncate(preview(o.data), width)}" for o in outputs]
+        lines = [f"{labels[o]} = {elide(preview(o.data), width)}" for o in outputs]
         if sum(estimate_tokens(line) + 1 for line in lines) <= budget // 2:
             return lines
     kept, spent = [], 0
@@ -195,7 +195,7 @@ def _entries(nodes: List[Node], keys: Dict[Parameter, str], labels: Dict[Node, s
         description = " ".join(current.description.split())
         if not description.startswith(f"[{current.op.name}]"):
             description = f"[{current.op.name}] {description}"
-        doc = truncate(description, 200)
+        doc = elide(description, 200)
         other = None if current in outputs else (labels[current], preview(current.data))
         priority = int(min(from_params[current], to_outputs[current]))
         entries.append(_Entry(current, priority, code, doc, input_lines, other))
@@ -204,7 +204,7 @@ def _entries(nodes: List[Node], keys: Dict[Parameter, str], labels: Dict[Node, s
 
 def _value_line(labelled: Tuple[str, str], width: int) -> str:
     label, shown = labelled
-    return f"{label} = {truncate(shown, width)}"
+    return f"{label} = {elide(shown, width)}"
 
 
 def _select(entries: List[_Entry], budget: int):
@@ -258,7 +258,7 @@ def _render(entries: List[_Entry], keep: List[bool], width: int):
     def flush_gap() -> None:
         if gap:
             count = sum(gap.values())
-            kinds = truncate(", ".join(f"{name} ×{n}" for name, n in gap.most_common(3)), 48)
+            kinds = elide(", ".join(f"{name} ×{n}" for name, n in gap.most_common(3)), 48)
             code.append(f"# ... {count} operations left out here ({kinds}) ...")
             gap.clear()
 

@@ -19,7 +19,7 @@ from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import variable_line
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
-from .tokens import fit_tokens, preview, truncate
+from .tokens import fit_tokens, preview, elide
 
 GRADIENT_SYSTEM = ("You give feedback on the inputs of one step of a program: how each input should change "
                    "so that the step's output better satisfies the feedback on it. Be brief and specific.")
@@ -30,15 +30,17 @@ VALUE_WIDTH = 300
 class TextGrad(LLMOptimizer):
     """LLM optimizer by textual gradients (one LLM call per operation, bounded, plus one update)."""
 
+    default_prompt_tokens = 1200   # short prompts, one per operation or step
+
     def __init__(self, params: Any, llm: Any = None, *, max_gradient_calls: int = 8, num_candidates: int = 1,
                  candidate_temperature: float = 0.8, memory_size: int = 0, objective: Optional[str] = None,
-                 max_prompt_tokens: int = 1200, code_trial: Optional[CodeTrial] = None) -> None:
+                 max_prompt_tokens: Optional[int] = None, code_trial: Optional[CodeTrial] = None) -> None:
         super().__init__(params, llm, num_candidates=num_candidates, candidate_temperature=candidate_temperature,
-                         memory_size=memory_size, objective=objective, code_trial=code_trial)
+                         memory_size=memory_size, objective=objective, code_trial=code_trial,
+                         max_prompt_tokens=max_prompt_tokens)
         if not isinstance(max_gradient_calls, int) or max_gradient_calls < 1:
             raise ValueError(f"max_gradient_calls must be a positive int, got {max_gradient_calls!r}")
         self.max_gradient_calls = max_gradient_calls
-        self.max_prompt_tokens = max_prompt_tokens
         self.last_gradients: Dict[str, List[str]] = {}
 
     def propose(self, params: List[Parameter], count: int, notes: List[str]) -> List[Candidate]:
@@ -48,7 +50,7 @@ class TextGrad(LLMOptimizer):
         lines = [self.objective, ""]
         for param, key in keys.items():
             lines.append(variable_line(key, param, width=600))
-            lines += [f"  feedback: {truncate(g, 400)}" for g in gradients.get(param, [])] or ["  feedback: (none)"]
+            lines += [f"  feedback: {elide(g, 400)}" for g in gradients.get(param, [])] or ["  feedback: (none)"]
         lines += notes + ["", REPLY_INSTRUCTIONS]
         messages = [{"role": "system", "content": UPDATE_SYSTEM},
                     {"role": "user", "content": fit_tokens("\n".join(lines), self.max_prompt_tokens)}]
@@ -81,10 +83,10 @@ class TextGrad(LLMOptimizer):
     def _node_gradient(self, node: MessageNode, targets: Dict[str, Node], output_grads: List[str]) -> Dict[str, str]:
         if not targets:
             return {}
-        lines = [f"Step: {node.op.name}: {truncate(node.description, 300)}", "Inputs:"]
-        lines += [f"  {name} = {truncate(preview(parent.data), VALUE_WIDTH)}" for name, parent in node.inputs.items()]
-        lines += [f"Output: {truncate(preview(node.data), VALUE_WIDTH)}", "Feedback on the output:"]
-        lines += [f"  - {truncate(g, 400)}" for g in output_grads]
+        lines = [f"Step: {node.op.name}: {elide(node.description, 300)}", "Inputs:"]
+        lines += [f"  {name} = {elide(preview(parent.data), VALUE_WIDTH)}" for name, parent in node.inputs.items()]
+        lines += [f"Output: {elide(preview(node.data), VALUE_WIDTH)}", "Feedback on the output:"]
+        lines += [f"  - {elide(g, 400)}" for g in output_grads]
         lines += [f"Say how each of these inputs should change: {', '.join(targets)}.",
                   'Reply with a JSON object with the key "feedback": an object with, for each of these inputs, '
                   "a sentence on how it should change."]

@@ -30,8 +30,10 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text.encode("utf-8")) // BYTES_PER_TOKEN)
 
 
-def truncate(text: str, max_chars: int) -> str:
-    """Keep the head and the tail of a long value, saying how much was cut."""
+def elide(text: str, max_chars: int) -> str:
+    """Keep the head and the tail of a long value, saying how much was cut: for values shown to an
+    LLM, whose end often matters (an error's last line, a function's return). Messages to people
+    use ``trace_opt.llm.errors.truncate`` (the head, and how much more there was)."""
     if len(text) <= max_chars:
         return text
     if max_chars < 24:
@@ -46,9 +48,9 @@ def fit_tokens(text: str, max_tokens: int) -> str:
     if estimate_tokens(text) <= max_tokens:
         return text
     chars = max(max_tokens * BYTES_PER_TOKEN // 2, 8)
-    while chars > 8 and estimate_tokens(truncate(text, chars)) > max_tokens:
+    while chars > 8 and estimate_tokens(elide(text, chars)) > max_tokens:
         chars //= 2
-    return truncate(text, chars)
+    return elide(text, chars)
 
 
 _PREVIEW = reprlib.Repr()
