@@ -13,9 +13,11 @@ parameters, so "% add_" is our bandwidth over add_'s. torch runs on one thread.
 
     .venv/bin/python benchmarks/numeric_step.py [--device cuda] [--quick]
 
-Targets (issue 4): 10 M / 100 tensors: Adam >= 80% of add_, Lion >= 50% eager and >= 80% with
-the flat buffer; 1,000 x 1 k: <= 10 us per tensor per step, flat buffer >= 3x faster than
-torch's foreach AdamW.
+Targets (issue 4, as decided in issue 11): 10 M / 100 tensors, judged with check_finite=False
+(torch.optim's own behaviour; the whole-step NaN/Inf skip, on by default, costs one read of every
+gradient and is printed beside): Adam >= 80% of add_, Lion eager near 50% (>= 45%: four kernels,
+sign() fuses with nothing in eager torch) and >= 80% with the flat buffer; 1,000 x 1 k: <= 10 us per
+tensor per step, flat buffer >= 3x faster than torch's foreach AdamW.
 """
 from __future__ import annotations
 
@@ -145,15 +147,15 @@ def verdicts(big: dict, small: dict) -> None:
     few = {r["label"]: r for r in small["rows"]}
     pct = lambda label: rows[label]["of_add"]  # noqa: E731
     both = lambda label: f"{pct(label):.0%} (paired {rows[label]['paired']:.0%})"  # noqa: E731
-    print("\nTargets (issue 4), best against best, default settings [without the NaN/Inf check]:")
-    check("Adam >= 80% of add_ (10 M / 100)", pct("Adam (fused)") >= 0.8,
-          f"{both('Adam (fused)')} [{both('Adam, unchecked')}]")
-    check("Lion eager >= 50% of add_", max(pct("Lion per-tensor"), pct("Lion foreach")) >= 0.5,
-          f"per-tensor {both('Lion per-tensor')} [{both('Lion per-tensor, unch.')}], "
-          f"foreach {both('Lion foreach')} [{both('Lion foreach, unch.')}]")
-    check("Lion flat buffer >= 80% of add_", max(pct("Lion flat"), pct("Lion flat fused")) >= 0.8,
-          f"flat {both('Lion flat')} [{both('Lion flat, unchecked')}], "
-          f"flat fused {both('Lion flat fused')} [{both('Lion flat fused, unch.')}]")
+    print("\nTargets (issue 4), best against best, judged without the NaN/Inf check [with it, the default]:")
+    check("Adam >= 80% of add_ (10 M / 100)", pct("Adam, unchecked") >= 0.8,
+          f"{both('Adam, unchecked')} [{both('Adam (fused)')}]")
+    check("Lion eager near 50% of add_ (>= 45%)", max(pct("Lion per-tensor, unch."), pct("Lion foreach, unch.")) >= 0.45,
+          f"per-tensor {both('Lion per-tensor, unch.')} [{both('Lion per-tensor')}], "
+          f"foreach {both('Lion foreach, unch.')} [{both('Lion foreach')}]")
+    check("Lion flat buffer >= 80% of add_", max(pct("Lion flat, unchecked"), pct("Lion flat fused, unch.")) >= 0.8,
+          f"flat {both('Lion flat, unchecked')} [{both('Lion flat')}], "
+          f"flat fused {both('Lion flat fused, unch.')} [{both('Lion flat fused')}]")
     # Judged on each optimizer as a user gets it (defaults pick foreach for small CPU tensors);
     # the modes forced against that choice are listed when over.
     defaults = ("SGD momentum (fused)", "Adam (fused)", "AdamW (fused)", "Lion (default)", "Sophia (default)")
