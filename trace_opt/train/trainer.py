@@ -287,9 +287,10 @@ class Trainer:
         """Undo changes that bloat a parameter or copy a training example into it."""
         notes = []
         examples = [str(x) for row in self.train for x in row if isinstance(x, str) and len(x) >= COPY_MIN_CHARS]
+        changed = set(self.agent.changed_since(snapshot))
         for name, param in self.agent.named_parameters():
             value = param.data
-            if not isinstance(value, str) or value == snapshot.get(name):
+            if not isinstance(value, str) or name not in changed:
                 continue
             if self.max_param_chars is not None and len(value) > self.max_param_chars:
                 notes.append(f"{name}: {len(value)} characters is over max_param_chars={self.max_param_chars}; undone")

@@ -173,4 +173,5 @@ class LLMOptimizer(Optimizer):
         self.memory = list(state_dict.get("memory", []))
         self.code_guard = CodeGuard(self.code_trial, type(self).__name__, self.state)
         self.code_guard.rejections = list(state_dict.get("rejections", []))
+        self.code_guard.adopt(self.parameters())  # a resumed run's code was accepted under this policy
 

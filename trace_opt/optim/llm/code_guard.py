@@ -53,15 +53,23 @@ class CodeGuard:
             return
         previous = param.data
         param.data = value
-        param.code_builtins = None if self.trial.trusted else host_builtins(self.trial.policy)
+        self.adopt([param])
         self.state.setdefault(param, {}).update(previous=previous, proposed=value)
+
+    def adopt(self, params: List[Parameter]) -> None:
+        """Give code parameters this guard's run-time builtins: at an installation, and when a
+        saved run resumes (its code was accepted under this guard; the user's original source
+        still runs with the real builtins, see Bundle)."""
+        for param in params:
+            if param.kind == "code":
+                param.code_builtins = None if self.trial.trusted else host_builtins(self.trial.policy)
 
     def revert_crashed(self, params: List[Parameter]) -> List[str]:
         """Code installed here that then raised is put back; the error becomes a note."""
         notes = []
         for param in params:
             state = self.state.get(param, {})
-            if param.kind != "code" or "previous" not in state or param.data != state.get("proposed"):
+            if param.kind != "code" or "previous" not in state or not param.spec.same(param.data, state.get("proposed")):
                 continue
             crash = next((r.output for r in param.feedback
                           if isinstance(r.output, ExceptionNode) and param in r.output.parents), None)
