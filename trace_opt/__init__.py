@@ -8,7 +8,7 @@ from typing import Any
 
 from . import graph, optim
 from .graph import (
-    Bundle, ExceptionNode, Feedback, MessageNode, Module, Node, Parameter, TraceExecutionError, bundle,
+    Bundle, Demos, ExceptionNode, Feedback, MessageNode, Module, Node, Parameter, TraceExecutionError, bundle,
     is_tracing, no_trace, node,
 )
 
@@ -27,6 +27,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'trace_opt' has no attribute {name!r}")
 
 __all__ = [
-    "Bundle", "ExceptionNode", "Feedback", "MessageNode", "Module", "Node", "Parameter", "TraceExecutionError",
+    "Bundle", "Demos", "ExceptionNode", "Feedback", "MessageNode", "Module", "Node", "Parameter", "TraceExecutionError",
     "bundle", "graph", "is_tracing", "no_trace", "node", "optim", "__version__",
 ]

@@ -10,30 +10,50 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .graph import Node, Operator
+from .graph.kinds import MAX_DEMOS, Spec
 from .graph.nodes import apply
 
 LLM_CALL_DOC = ("[llm_call] Ask a language model: `system` is the system prompt, `user` the user message, "
                 "`temperature` the sampling temperature; returns the model's reply text.")
+LLM_CALL_DEMOS_DOC = ("[llm_call] Ask a language model: `system` is the system prompt, `demos` (input, output) "
+                      "examples shown as earlier turns of the chat, `user` the user message, `temperature` the "
+                      "sampling temperature; returns the model's reply text.")
 
 
-def llm_call(system: Any, user: Any, *, temperature: Any = None, llm: Any = None, **options: Any) -> Node:
-    """Traced chat call; ``llm`` defaults to ``to.LLM()`` (the configured or embedded model)."""
+def chat_messages(system: str, user: str, demos: Any = ()) -> list:
+    """The chat an llm_call sends: the system prompt, each demonstration as a user turn and the
+    assistant's answer to it, then the user message."""
+    messages = [{"role": "system", "content": system}]
+    for example_input, example_output in demos or ():
+        messages += [{"role": "user", "content": example_input}, {"role": "assistant", "content": example_output}]
+    return messages + [{"role": "user", "content": user}]
+
+
+def llm_call(system: Any, user: Any, *, temperature: Any = None, demos: Any = None, llm: Any = None,
+             **options: Any) -> Node:
+    """Traced chat call; ``llm`` defaults to ``to.LLM()`` (the configured or embedded model).
+    ``demos`` (a ``to.Demos``, or a list of (input, output) pairs) become prior turns, and a traced
+    input: feedback on the reply reaches the demonstrations too."""
     if llm is None:
         from .llm import LLM
 
         llm = _default_llm(LLM)
 
-    def ask(system: Any, user: Any, temperature: Optional[float] = None) -> str:
+    def ask(system: Any, user: Any, temperature: Optional[float] = None, demos: Any = ()) -> str:
         if not isinstance(system, str) or not isinstance(user, str):
             raise TypeError(f"llm_call needs text: system is {type(system).__name__}, user is {type(user).__name__}")
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         extra = dict(options)
         if temperature is not None:
             extra["temperature"] = float(temperature)
-        return llm(messages, **extra)
+        return llm(chat_messages(system, user, demos), **extra)
 
-    args = (system, user) if temperature is None else (system, user, temperature)
-    return apply(Operator("llm_call", ask, LLM_CALL_DOC, ("system", "user", "temperature")), args)
+    if demos is None:  # the operation as it always was (its recorded traffic unchanged)
+        args = (system, user) if temperature is None else (system, user, temperature)
+        return apply(Operator("llm_call", ask, LLM_CALL_DOC, ("system", "user", "temperature")), args)
+    if not isinstance(demos, Node):
+        demos = Node(Spec.infer(demos, "demos", None, None, MAX_DEMOS).validate(demos), "demos")
+    return apply(Operator("llm_call", ask, LLM_CALL_DEMOS_DOC, ("system", "user", "temperature", "demos")),
+                 (system, user, temperature, demos))
 
 
 _shared = {}

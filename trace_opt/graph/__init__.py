@@ -10,13 +10,13 @@ from .export import from_json, render, to_json, to_networkx
 from .feedback import Feedback, FeedbackRecord
 from .kinds import KINDS
 from .module import Module
-from .nodes import ExceptionNode, MessageNode, Node, Parameter, node
+from .nodes import Demos, ExceptionNode, MessageNode, Node, Parameter, node
 from .operators import Operator
 from .traversal import ancestors, linking_subgraph, topological_order, unique_names
 
 __all__ = [
     "KINDS", "BoundBundle", "Bundle", "ExceptionNode", "Feedback", "FeedbackRecord", "MessageNode", "Module",
-    "Node", "Operator", "Parameter", "Propagator", "RecordingPropagator", "TraceExecutionError", "ancestors",
+    "Demos", "Node", "Operator", "Parameter", "Propagator", "RecordingPropagator", "TraceExecutionError", "ancestors",
     "backward", "bundle", "from_json", "is_tracing", "linking_subgraph", "no_trace", "node", "render",
     "to_json", "to_networkx", "topological_order", "unique_names",
 ]

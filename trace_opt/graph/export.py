@@ -51,6 +51,8 @@ def to_json(output: Node, indent: Union[int, None] = None) -> str:
         if isinstance(current, Parameter):
             entry.update(kind=current.kind, trainable=current.trainable, bounds=current.bounds,
                          choices=list(current.choices) if current.choices else None, constraint=current.constraint)
+            if current.k is not None:
+                entry["k"] = current.k
         entries.append(entry)
     return json.dumps({"format": FORMAT, "version": 1, "output": labels[output], "nodes": entries}, indent=indent)
 
@@ -78,10 +80,11 @@ def from_json(text: str) -> Node:
     for entry in document["nodes"]:
         data = decode_value(entry["data"])
         parents = tuple(built[label] for label in entry["parents"])
-        if entry["type"] == "Parameter":
+        if entry["type"] in ("Parameter", "Demos"):
             made: Node = Parameter(data, entry["name"], description=entry["description"] or None, kind=entry["kind"],
                                    bounds=entry.get("bounds"), choices=entry.get("choices"),
-                                   constraint=entry.get("constraint"), trainable=entry.get("trainable", True))
+                                   constraint=entry.get("constraint"), trainable=entry.get("trainable", True),
+                                   k=entry.get("k"))
         elif entry["type"] == "ExceptionNode":  # stays one, so a failure read back is still found as one
             made = ExceptionNode(RecordedError(data), RecordedOp(entry["op"], entry["description"]), parents,
                                  tuple(entry["inputs"]))

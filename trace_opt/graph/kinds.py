@@ -12,7 +12,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-KINDS = ("text", "number", "categorical", "code", "json", "tensor")
+KINDS = ("text", "number", "categorical", "code", "json", "tensor", "demos")
+DEMO_CHARS = 4000      # one side of one demonstration, at most
+MAX_DEMOS = 64         # k, at most
 
 
 def is_tensor(value: Any) -> bool:
@@ -72,11 +74,15 @@ class Spec:
     integer: bool = False
     signature: Optional[tuple] = None  # code: the signature every new version must keep
     shape: Optional[tuple] = None  # tensor: the shape every new value must keep
+    max_items: Optional[int] = None  # demos: k, the most demonstrations it holds
 
     @classmethod
-    def infer(cls, value: Any, kind: Optional[str], bounds: Optional[Sequence], choices: Optional[Sequence]) -> "Spec":
+    def infer(cls, value: Any, kind: Optional[str], bounds: Optional[Sequence], choices: Optional[Sequence],
+              k: Optional[int] = None) -> "Spec":
         if kind is not None and kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind == "demos" or k is not None:
+            return cls._demos(kind, k, bounds, choices)
         if choices is not None:
             if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or len(choices) == 0:
                 raise ValueError(f"choices must be a non-empty list of options, got {choices!r}")
@@ -103,6 +109,17 @@ class Spec:
         shape = tuple(value.shape) if kind == "tensor" and is_tensor(value) else None
         integer = kind == "number" and isinstance(value, int) and not isinstance(value, bool)
         return cls(kind, bounds, choices, integer, signature, shape)
+
+    @classmethod
+    def _demos(cls, kind: Optional[str], k: Optional[int], bounds: Any, choices: Any) -> "Spec":
+        if kind != "demos":
+            raise ValueError(f"k applies to demos parameters only (kind='demos'), this one is {kind or 'inferred'}")
+        if bounds is not None or choices is not None:
+            raise ValueError("bounds and choices do not apply to demos parameters")
+        k = 4 if k is None else k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_DEMOS:
+            raise ValueError(f"k (the most demonstrations) must be an int from 1 to {MAX_DEMOS}, got {k!r}")
+        return cls("demos", max_items=k)
 
     def same(self, a: Any, b: Any) -> bool:
         """Whether two values of this kind are one value: the question every "did it change?" asks.
@@ -170,12 +187,36 @@ class Spec:
             raise ValueError(f"a json parameter takes str dict keys (JSON object keys are strings), got {key[0]!r}")
         return value
 
+    def _check_demos(self, value: Any) -> list:
+        """A list of at most k (input, output) pairs of text, stored as [input, output] lists."""
+        if isinstance(value, (str, bytes, dict)) or not isinstance(value, Sequence):
+            raise ValueError(f"a demos parameter takes a list of (input, output) pairs, got {type(value).__name__}")
+        if len(value) > self.max_items:
+            raise ValueError(f"a demos parameter holds at most k={self.max_items} demonstrations, got {len(value)}")
+        return [_demo_pair(item, index) for index, item in enumerate(value)]
+
     def _check_tensor(self, value: Any) -> Any:
         if not is_tensor(value):
             raise ValueError(f"a tensor parameter takes a torch.Tensor, got {type(value).__name__}")
         if self.shape is not None and tuple(value.shape) != self.shape:
             raise ValueError(f"a tensor parameter keeps its shape {list(self.shape)}, got {list(value.shape)}")
         return value
+
+
+def _demo_pair(item: Any, index: int) -> list:
+    if isinstance(item, dict) and set(item) == {"input", "output"}:
+        pair = [item["input"], item["output"]]
+    elif isinstance(item, (list, tuple)) and len(item) == 2:
+        pair = list(item)
+    else:
+        raise ValueError(f"demonstration {index} must be an (input, output) pair or a dict with 'input' and "
+                         f"'output', got {item!r:.80}")
+    for side, text in zip(("input", "output"), pair):
+        if not isinstance(text, str):
+            raise ValueError(f"demonstration {index}: its {side} must be a str, got {type(text).__name__}")
+        if len(text) > DEMO_CHARS:
+            raise ValueError(f"demonstration {index}: its {side} has {len(text)} characters, over {DEMO_CHARS}")
+    return pair
 
 
 def _same_tensor(a: Any, b: Any) -> bool:

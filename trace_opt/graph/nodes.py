@@ -195,12 +195,13 @@ class Parameter(Node):
 
     def __init__(self, value: Any, name: Optional[str] = None, *, description: Optional[str] = None,
                  constraint: Optional[str] = None, bounds: Optional[Sequence] = None,
-                 choices: Optional[Sequence] = None, kind: Optional[str] = None, trainable: bool = True) -> None:
+                 choices: Optional[Sequence] = None, kind: Optional[str] = None, trainable: bool = True,
+                 k: Optional[int] = None) -> None:
         if isinstance(value, Node):
             raise TypeError("Parameter(value=...) takes a plain value, got a Node; pass node.data")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Parameter name must be a str, got {type(name).__name__}")
-        self.spec = Spec.infer(value, kind, bounds, choices)
+        self.spec = Spec.infer(value, kind, bounds, choices, k)
         self._data = self.spec.validate(value)
         self.name = name or "param"
         self._auto_named = name is None
@@ -239,6 +240,24 @@ class Parameter(Node):
 
     def zero_feedback(self) -> None:
         self.feedback.clear()
+
+    @property
+    def k(self) -> Optional[int]:
+        """Demos only: the most demonstrations the parameter holds."""
+        return self.spec.max_items
+
+
+class Demos(Parameter):
+    """Demonstrations: up to ``k`` (input, output) examples that ``to.ops.llm_call(..., demos=)``
+    shows the model as prior turns. Optimizers fill it from the traces of rollouts a guide scored
+    well, or from labelled rows, and keep a set only when it scores better on validation."""
+
+    __slots__ = ()
+
+    def __init__(self, examples: Sequence = (), k: int = 4, name: Optional[str] = None, *,
+                 description: Optional[str] = None, trainable: bool = True) -> None:
+        super().__init__(list(examples), name, description=description or f"up to {k} demonstrations",
+                         kind="demos", k=k, trainable=trainable)
 
 
 def node(value: Any, name: Optional[str] = None, description: Optional[str] = None, *,

@@ -30,6 +30,8 @@ _LAZY = {
     "RandomSearch": ".search.random_search",
     "OptunaSearch": ".search.optuna_search",
     "LLMWarmStartSearch": ".search.llm_warm_start",
+    # demonstrations for to.Demos parameters, from well-scored traces and labelled rows
+    "BootstrapFewShot": ".search.few_shot",
     # one optimizer over many, routing each parameter by kind
     "CompositeOptimizer": ".composite",
     "auto": ".composite",

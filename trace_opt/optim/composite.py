@@ -7,6 +7,7 @@
     number without bounds      -> OptoPrime too (search needs a range to search)
     tensor                     -> Adam (gradients from torch autograd)
     number with bounds         -> SPSA (derivative-free, from Feedback.score)
+    demos (to.Demos)           -> BootstrapFewShot (from well-scored traces; demos={"trainset": rows})
     categorical (choices, bool)-> ChoiceSearch (derivative-free, from Feedback.score); with
                                   numbers in the loop too, it holds each candidate for SPSA's
                                   +/- pair, so each search sees the other's changes cancel
@@ -27,7 +28,7 @@ from .report import StepReport
 
 __all__ = ["CompositeOptimizer", "auto"]
 
-ROUTES = ("text", "tensor", "number", "choice")
+ROUTES = ("text", "tensor", "number", "choice", "demos")
 
 
 class TorchOptimizer:
@@ -139,6 +140,8 @@ def route_of(param: Any) -> Optional[str]:
         return "tensor"
     if param.kind == "categorical":
         return "choice"
+    if param.kind == "demos":
+        return "demos"
     if param.kind == "number":
         bounds = param.bounds
         return "number" if bounds is not None and None not in bounds else "text"
@@ -147,7 +150,8 @@ def route_of(param: Any) -> Optional[str]:
 
 def auto(params: Iterable[Any], llm: Any = None, *, text: Optional[Dict[str, Any]] = None,
          tensor: Optional[Dict[str, Any]] = None, number: Optional[Dict[str, Any]] = None,
-         choice: Optional[Dict[str, Any]] = None, seed: Optional[int] = None) -> CompositeOptimizer:
+         choice: Optional[Dict[str, Any]] = None, demos: Optional[Dict[str, Any]] = None,
+         seed: Optional[int] = None) -> CompositeOptimizer:
     """A CompositeOptimizer that routes each parameter by kind (see the module docstring).
 
     ``text``, ``tensor``, ``number``, ``choice``: keyword options for that route's optimizer
@@ -163,7 +167,7 @@ def auto(params: Iterable[Any], llm: Any = None, *, text: Optional[Dict[str, Any
             routed[route].append(param)
     if not any(routed.values()):
         raise ValueError("auto() found no trainable parameter")
-    options = {"text": text, "tensor": tensor, "number": number, "choice": choice}
+    options = {"text": text, "tensor": tensor, "number": number, "choice": choice, "demos": demos}
     for route, value in options.items():
         if value is not None and not isinstance(value, dict):
             raise TypeError(f"auto(): {route}= takes a dict of options for that route's optimizer, got {type(value).__name__}")
@@ -181,6 +185,10 @@ def auto(params: Iterable[Any], llm: Any = None, *, text: Optional[Dict[str, Any
 
         repeats = 2 if routed["number"] else 1
         built["choice"] = ChoiceSearch(routed["choice"], **{"repeats": repeats, "seed": seed, **(choice or {})})
+    if routed["demos"]:
+        from .search.few_shot import BootstrapFewShot
+
+        built["demos"] = BootstrapFewShot(routed["demos"], **{"seed": seed, **(demos or {})})
     if routed["text"]:
         optoprime = import_module(".llm.optoprime", __package__).OptoPrime
         built["text"] = optoprime(routed["text"], llm=llm, **(text or {}))

@@ -21,7 +21,7 @@ from ..feedback import feedback_texts
 from ..report import Candidate, StepReport
 from .code_check import CodeTrial
 from .code_guard import CodeGuard
-from .selection import choose
+from ..selection import choose
 from .suggestions import review, suggested_values, suggestion_model
 from .tokens import elide, prompt_budget, reply_budget
 
@@ -73,6 +73,9 @@ class LLMOptimizer(Optimizer):
         if param.kind == "tensor":
             raise TypeError(f"{type(self).__name__} cannot update the tensor parameter {param.name!r}; "
                             "give it to a numeric optimizer (to.optim.Adam) or use to.optim.auto")
+        if param.kind == "demos":
+            raise TypeError(f"{type(self).__name__} does not write demonstrations ({param.name!r}); give them to "
+                            "to.optim.BootstrapFewShot or use to.optim.auto")
 
     @property
     def llm(self) -> Any:

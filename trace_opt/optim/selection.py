@@ -12,15 +12,16 @@ import logging
 import math
 from typing import Any, Callable, Dict, List, Optional
 
-from ...graph import Parameter
-from ...graph.errors import stops_run
-from ..report import Candidate, Proposal, StepReport
+from ..graph import Parameter
+from ..graph.errors import stops_run
+from .report import Candidate, Proposal, StepReport
 
 log = logging.getLogger("trace_opt.optim")
 
 
-def choose(report: StepReport, evaluate: Optional[Callable[[], float]]) -> None:
-    """Set ``report.chosen`` (None: keep the current values) and the losers' fates."""
+def choose(report: StepReport, evaluate: Optional[Callable[[], float]], min_delta: float = 0.0) -> None:
+    """Set ``report.chosen`` (None: keep the current values) and the losers' fates. A candidate
+    must beat the current score by more than ``min_delta``: a tie keeps the incumbent."""
     usable = [i for i, c in enumerate(report.candidates) if c.changes]
     if not usable:
         return
@@ -29,7 +30,7 @@ def choose(report: StepReport, evaluate: Optional[Callable[[], float]]) -> None:
         return
     report.baseline_score = score(evaluate)
     usable += _single_changes(report, usable)
-    best, best_score = None, report.baseline_score
+    best, best_score = None, report.baseline_score + min_delta
     for index in usable:
         candidate = report.candidates[index]
         candidate.score = _score_with(candidate.changes, evaluate)
