@@ -8,7 +8,7 @@ COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --st
 .PHONY: demo test bench record lock clean
 
 demo: $(VENV)/.demo-installed
-	$(PY) examples/optimize_prompt_and_code.py
+	$(PY) examples/few_shot_cities.py
 
 test: $(VENV)/.test-installed
 	TRACE_OPT_REQUIRE_REAL_MODEL=1 $(PY) -m pytest -q

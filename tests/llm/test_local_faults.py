@@ -72,15 +72,15 @@ def test_the_demo_exits_non_zero_with_the_crash(tmp_path):
         "from trace_opt.llm import local\n"
         "local.check_installed = lambda: Path('fake.gguf')\n"
         "local.server_args = lambda gguf, port: ('tests.llm.standin_server', ['--port', str(port), '--crash', 'SIGSEGV'])\n"
-        "sys.argv = ['optimize_prompt_and_code.py', '--steps', '1']\n"
-        "runpy.run_path('examples/optimize_prompt_and_code.py', run_name='__main__')\n")
+        "sys.argv = ['few_shot_cities.py', '--steps', '1']\n"
+        "runpy.run_path('examples/few_shot_cities.py', run_name='__main__')\n")
     env = {"PATH": "/usr/bin:/bin", "TRACE_OPT_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(REPO),
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "error: LocalModelCrashed: the local model server died with SIGSEGV" in done.stderr
-    assert "validation accuracy: " not in done.stdout.split("before training")[-1]  # no result printed
+    assert "held-out accuracy before training" not in done.stdout  # no result printed: the first call failed
 
 
 def test_the_demo_exits_non_zero_naming_a_truncated_model_file(tmp_path):
@@ -91,7 +91,7 @@ def test_the_demo_exits_non_zero_naming_a_truncated_model_file(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "TRACE_OPT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO),
            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "TRACE_OPT_LOCAL_MODEL_FILE": str(truncated)}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "examples/optimize_prompt_and_code.py", "--steps", "1"], cwd=REPO,
+    done = subprocess.run([sys.executable, "examples/few_shot_cities.py", "--steps", "1"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"TRACE_OPT_LOCAL_MODEL_FILE: {truncated} is truncated" in done.stderr
