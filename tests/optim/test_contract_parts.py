@@ -86,3 +86,12 @@ def test_a_bug_in_propose_is_raised_not_logged_as_no_proposal():
     (prompt + "!").backward("wrong")
     with pytest.raises(ValueError, match="a bug"):
         optimizer.step()
+
+
+def test_a_prompt_that_cannot_fit_is_a_skip_with_its_reason():
+    prompt = to.Parameter("x")
+    llm = ScriptedLLM([])
+    optimizer = OptoPrime([prompt], llm=llm, max_prompt_tokens=200)
+    (prompt + "!").backward("wrong: " + "far too long feedback " * 200)
+    report = optimizer.step()
+    assert report.skipped.startswith("no usable proposal: PromptTooLarge") and llm.calls == []

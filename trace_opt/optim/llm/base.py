@@ -21,6 +21,7 @@ from ..feedback import feedback_texts
 from ..report import Candidate, StepReport
 from .code_check import CodeTrial
 from .code_guard import CodeGuard
+from .problem import PromptTooLarge
 from ..selection import choose
 from .suggestions import review, suggested_values, suggestion_model
 from .tokens import elide, prompt_budget, reply_budget
@@ -105,7 +106,8 @@ class LLMOptimizer(Optimizer):
             candidates = self.propose(params, self.num_candidates, notes)
         except (BudgetExceeded, ModelUnreachable):  # a run-level stop, not a bad proposal
             raise
-        except (LLMError, ValidationError) as exc:  # no usable reply; a bug in propose is not caught
+        except (LLMError, ValidationError, PromptTooLarge) as exc:  # no usable reply, or no room for one;
+            # a bug in propose is not caught
             return self._skip(f"no usable proposal: {type(exc).__name__}: {elide(str(exc), 300)}", notes)
         report = StepReport(candidates=candidates, notes=notes, optimizer=type(self).__name__)
         choose(report, evaluate)

@@ -15,7 +15,7 @@ from ...graph import Parameter
 from ..feedback import feedback_records
 from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
-from .problem import PromptTooLarge, build_problem
+from .problem import build_problem
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import estimate_tokens
 
@@ -53,9 +53,6 @@ class OptoPrime(LLMOptimizer):
         return messages, keys
 
     def propose(self, params: List[Parameter], count: int, notes: List[str]) -> List[Candidate]:
-        try:
-            messages, keys = self.build_prompt(params, notes)
-        except PromptTooLarge as exc:
-            raise ValueError(str(exc)) from None
+        messages, keys = self.build_prompt(params, notes)   # PromptTooLarge: the step is skipped, saying why
         self.last_prompt = messages
         return self.suggest(messages, keys, count)
