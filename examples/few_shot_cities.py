@@ -14,12 +14,12 @@ Run: make demo   (or: .venv/bin/python examples/few_shot_cities.py --steps 2)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import trace_opt as to
+from shared import read_jsonl, show  # noqa: E402 - a sibling module of the examples
 from agents.few_shot import FewShotAgent
 
 DATA = Path(__file__).resolve().parent / "data" / "cities.jsonl"
@@ -36,18 +36,13 @@ def accuracy(agent: FewShotAgent, rows: list) -> float:
         return sum(correct(agent(to.node(row["sentence"])).data, row["city"]) for row in rows) / len(rows)
 
 
-def show(value: object, width: int = 90) -> str:
-    text = " ".join(str(value).split())
-    return repr(text if len(text) <= width else text[: width - 1] + "…")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=4)
     args = parser.parse_args()
 
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    rows = read_jsonl(DATA)
     train, val, test = rows[:12], rows[12:24], rows[24:]
     # One line switches model: TRACE_OPT_MODEL=openai/gpt-4o-mini (and its key); unset = embedded SmolLM2.
     agent_llm = to.LLM(max_tokens=12, cache=True)
@@ -81,7 +76,7 @@ def main() -> int:
     print("what changed:")
     for name in agent.changed_since(before) or ["(nothing)"]:
         value = dict(agent.named_parameters())[name].data if name != "(nothing)" else ""
-        print(f"  {name} = {show(value)}")
+        print(f"  {name} = {show(value, 90)}")
     usage = agent_llm.usage + prompt_and_code.llm.usage
     print(f"LLM calls: {usage.calls} ({usage.cache_hits} cache hits), tokens: {usage.total_tokens}, "
           f"time: {time.time() - started:.0f} s")

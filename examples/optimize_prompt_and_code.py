@@ -17,13 +17,13 @@ Run: make demo   (or: .venv/bin/python examples/optimize_prompt_and_code.py --st
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
 from pathlib import Path
 
 import trace_opt as to
+from shared import read_jsonl, show  # noqa: E402 - a sibling module of the examples
 from agents.qa import QAAgent  # system prompt, bounded temperature, trainable extract code
 
 DATA = Path(__file__).resolve().parent / "data" / "arithmetic.jsonl"
@@ -47,11 +47,6 @@ def accuracy(agent: QAAgent, rows: list) -> float:
     return correct / len(rows)
 
 
-def show(value: object, width: int = 70) -> str:
-    text = " ".join(str(value).split())
-    return repr(text if len(text) <= width else text[: width - 1] + "…")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3)
@@ -59,7 +54,7 @@ def main() -> int:
     parser.add_argument("--candidates", type=int, default=3)
     args = parser.parse_args()
 
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    rows = read_jsonl(DATA)
     train, val = rows[:8], rows[8:]
     # One line switches model: TRACE_OPT_MODEL=openai/gpt-4o-mini (and its key); unset = embedded SmolLM2.
     agent_llm = to.LLM(seed=0, max_tokens=48, cache=True)   # seeded, so a repeated evaluation is a cache hit

@@ -73,6 +73,7 @@ def test_the_demo_exits_non_zero_with_the_crash(tmp_path):
         "local.check_installed = lambda: Path('fake.gguf')\n"
         "local.server_args = lambda gguf, port: ('tests.llm.standin_server', ['--port', str(port), '--crash', 'SIGSEGV'])\n"
         "sys.argv = ['few_shot_cities.py', '--steps', '1']\n"
+        "sys.path.insert(0, 'examples')  # as when the script runs itself\n"
         "runpy.run_path('examples/few_shot_cities.py', run_name='__main__')\n")
     env = {"PATH": "/usr/bin:/bin", "TRACE_OPT_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(REPO),
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}

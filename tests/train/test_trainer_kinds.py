@@ -110,7 +110,7 @@ def test_every_exported_optimizer_satisfies_the_contract():
     not_optimizers = {"StepReport", "CodeTrial", "NonFiniteGradientWarning"}   # a report, a setting, a warning
     classes = [getattr(to.optim, name) for name in to.optim.__all__
                if isinstance(getattr(to.optim, name), type) and name not in not_optimizers]
-    assert len(classes) == 18
+    assert len(classes) == 19
     for cls in classes:
         assert issubclass(cls, Optimizer), cls
         assert all(callable(getattr(cls, name, None)) for name in CONTRACT), cls

@@ -32,6 +32,7 @@ _LAZY = {
     "LLMWarmStartSearch": ".search.llm_warm_start",
     # demonstrations for to.Demos parameters, from well-scored traces and labelled rows
     "BootstrapFewShot": ".search.few_shot",
+    "MIPRO": ".search.joint",
     # one optimizer over many, routing each parameter by kind
     "CompositeOptimizer": ".composite",
     "auto": ".composite",

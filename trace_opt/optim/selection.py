@@ -33,7 +33,7 @@ def choose(report: StepReport, evaluate: Optional[Callable[[], float]], min_delt
     best, best_score = None, report.baseline_score + min_delta
     for index in usable:
         candidate = report.candidates[index]
-        candidate.score = _score_with(candidate.changes, evaluate)
+        candidate.score = score_with(candidate.changes, evaluate)
         if candidate.score > best_score:
             best, best_score = index, candidate.score
     report.chosen = best
@@ -76,7 +76,8 @@ def _single_changes(report: StepReport, usable: List[int]) -> List[int]:
     return added
 
 
-def _score_with(changes: Dict[Parameter, Any], evaluate: Callable[[], float]) -> float:
+def score_with(changes: Dict[Parameter, Any], evaluate: Callable[[], float]) -> float:
+    """The score with ``changes`` set, the parameters restored after."""
     previous = {p: p.data for p in changes}
     try:
         for param, value in changes.items():

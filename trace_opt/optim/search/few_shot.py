@@ -68,8 +68,8 @@ class BootstrapFewShot(Optimizer):
         """Take demonstrations from this step's feedback, propose demo sets, keep the best (see above)."""
         params = [p for p in self.parameters() if p.trainable]
         for param in params:
-            self._harvest(param)
-        candidates = self._candidates(params)
+            self.harvest(param)
+        candidates = self.candidates(params)
         name = type(self).__name__
         if not candidates:
             return StepReport(skipped="no demonstration to propose yet (no rollout reached the threshold and no "
@@ -86,7 +86,8 @@ class BootstrapFewShot(Optimizer):
         return report
 
     # -- the pool ----------------------------------------------------------------------------
-    def _harvest(self, param: Parameter) -> None:
+    def harvest(self, param: Parameter) -> None:
+        """Add the demonstrations this step's feedback earned to the parameter's pool."""
         pool: Dict[Demo, Optional[float]] = self.state[param]["pool"]
         for demo, score in traced_demos(param, self.threshold):
             previous = pool.get(demo, LABELLED)
@@ -98,7 +99,7 @@ class BootstrapFewShot(Optimizer):
     def _rank(self, score: Optional[float]) -> float:
         return self.threshold if score is LABELLED else score
 
-    def _candidates(self, params: List[Parameter]) -> List[Candidate]:
+    def candidates(self, params: List[Parameter]) -> List[Candidate]:
         """Up to num_candidates demo sets, each different from the current one: the best-scored
         first (earned demonstrations before labelled rows), then seeded draws."""
         sets: List[Dict[Parameter, list]] = []
