@@ -15,6 +15,6 @@ from .errors import (BudgetExceeded, LLMError, LocalModelCrashed, LocalModelUnav
 from .health import run_main
 from .usage import Usage
 
-__all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "accounting", "Account", "LLMError", "ReplyError", "ProviderError",
-           "ModelUnreachable", "LocalModelUnavailable", "LocalModelCrashed", "ModelNeverAnswered",
+__all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "accounting", "Account", "LLMError", "ReplyError",
+           "ProviderError", "ModelUnreachable", "LocalModelUnavailable", "LocalModelCrashed", "ModelNeverAnswered",
            "ResponseCache", "run_main"]
