@@ -33,6 +33,18 @@ version=$(sed -n 's/^llama-cpp-python==\([^ ]*\).*/\1/p' <<<"$entry")
 sdist_hash=$(sed -n 's/.*--hash=sha256:\([0-9a-f]*\).*/\1/p' <<<"$entry")
 [ -n "$version" ] && [ -n "$sdist_hash" ] || { echo "build_llama.sh: no hashed llama-cpp-python in requirements/demo.lock" >&2; exit 2; }
 flags=$(grep -v '^\s*#' requirements/llama-cpu.flags | grep -v '^\s*$' | tr '\n' ' ' | sed 's/ $//')
+# Never a native build, whatever the flags file says: -march=native compiled llama.cpp's AMX path on a
+# Xeon under KVM and it crashed on every request. The portable baseline needs -DGGML_NATIVE=OFF.
+case " $flags " in
+  *" -DGGML_NATIVE=OFF "*) ;;
+  *) echo "build_llama.sh: requirements/llama-cpu.flags must hold -DGGML_NATIVE=OFF (a native build is not portable)" >&2
+     exit 2 ;;
+esac
+case " $flags " in
+  *"GGML_NATIVE=ON"*|*"march=native"*|*"mtune=native"*)
+     echo "build_llama.sh: requirements/llama-cpu.flags asks for a native build; the embedded model must build portably" >&2
+     exit 2 ;;
+esac
 python_tag=$("$venv_python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 key=$(printf '%s\n' "$version" "$sdist_hash" "$flags" "$python_tag" "$(grep -v '^#' requirements/llama-build.lock)" | sha256sum | cut -c1-16)
 cache="${TRACE_OPT_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trace_opt/wheels}/llama-cpp-python-$version-$key"

@@ -29,6 +29,14 @@ from .tokens import elide, prompt_budget, reply_budget
 log = logging.getLogger("trace_opt.optim")
 
 
+def no_proposal_errors() -> tuple:
+    """What ``propose`` raises when it has no usable proposal: no usable reply, or no room for one
+    in the prompt. Anything else is a bug and is not caught."""
+    from ...llm import LLMError
+
+    return (LLMError, ValidationError, PromptTooLarge)
+
+
 class LLMOptimizer(Optimizer):
     """Base of OptoPrime, TextGrad and OPRO; subclasses implement ``propose``."""
 
@@ -96,7 +104,7 @@ class LLMOptimizer(Optimizer):
         """Update the parameters from their feedback. ``evaluate`` (optional) scores the current
         parameter values, higher is better: candidates (and each change of a multi-change
         candidate, alone) are then tried and the best kept; none unless it beats the current values."""
-        from ...llm import BudgetExceeded, LLMError, ModelUnreachable
+        from ...llm import BudgetExceeded, ModelUnreachable
 
         params = [p for p in self.parameters() if p.trainable and p.feedback]
         if not params:
@@ -106,8 +114,7 @@ class LLMOptimizer(Optimizer):
             candidates = self.propose(params, self.num_candidates, notes)
         except (BudgetExceeded, ModelUnreachable):  # a run-level stop, not a bad proposal
             raise
-        except (LLMError, ValidationError, PromptTooLarge) as exc:  # no usable reply, or no room for one;
-            # a bug in propose is not caught
+        except no_proposal_errors() as exc:
             return self._skip(f"no usable proposal: {type(exc).__name__}: {elide(str(exc), 300)}", notes)
         report = StepReport(candidates=candidates, notes=notes, optimizer=type(self).__name__)
         choose(report, evaluate)

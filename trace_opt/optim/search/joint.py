@@ -81,29 +81,24 @@ class MIPRO(Optimizer):
     def _options(self, notes: List[str]) -> Dict[Parameter, List[Any]]:
         """Each parameter's values to combine: its current one first, then the proposed ones."""
         options = {p: [p.data] for p in self.parameters() if p.trainable}
+        proposed: List[Candidate] = []
         asked = [p for p in self.proposer.parameters() if p.trainable and p.feedback] if self.proposer else []
         if asked:
-            from ...llm import LLMError
-            from pydantic import ValidationError
-            from ..llm.problem import PromptTooLarge
+            from ..llm.base import no_proposal_errors
 
             try:   # proposals only: nothing is installed until a combination wins
-                candidates = self.proposer.propose(asked, self.num_instructions, [])
-            except (LLMError, ValidationError, PromptTooLarge) as exc:
-                candidates = []
+                proposed += self.proposer.propose(asked, self.num_instructions, [])
+            except no_proposal_errors() as exc:
                 notes.append(f"no instruction proposed: {type(exc).__name__}: {str(exc)[:200]}")
-            for candidate in candidates:
-                for param, value in candidate.changes.items():
-                    if all(not param.spec.same(value, v) for v in options[param]):
-                        options[param].append(value)
         if self.demos is not None:
             demos = [p for p in self.demos.parameters() if p.trainable]
             for param in demos:
                 self.demos.harvest(param)
-            for candidate in self.demos.candidates(demos):
-                for param, value in candidate.changes.items():
-                    if all(not param.spec.same(value, v) for v in options[param]):
-                        options[param].append(value)
+            proposed += self.demos.candidates(demos)
+        for candidate in proposed:
+            for param, value in candidate.changes.items():
+                if all(not param.spec.same(value, v) for v in options[param]):
+                    options[param].append(value)
         return options
 
     def _search(self, options: Dict[Parameter, List[Any]], evaluate: Callable[[], float],
