@@ -14,8 +14,8 @@ from .fakes import TRAIN, VAL, Echo, ScriptedOptimizer, exact
 def make(values, tmp_path=None, **options):
     agent = Echo()
     opt = ScriptedOptimizer(agent.parameters(), values)
-    return agent, Trainer(agent, opt, TRAIN, VAL, exact, batch_size=2, epochs=2,
-                          checkpoint_dir=tmp_path, progress=False, **options)
+    options = {"batch_size": 2, "epochs": 2, **options}
+    return agent, Trainer(agent, opt, TRAIN, VAL, exact, checkpoint_dir=tmp_path, progress=False, **options)
 
 
 def test_training_keeps_an_improvement_and_rolls_back_a_worse_proposal(tmp_path):
@@ -28,6 +28,62 @@ def test_training_keeps_an_improvement_and_rolls_back_a_worse_proposal(tmp_path)
     assert steps[1]["rolled_back"] and "validation fell from 1 to 0" in steps[1]["reason"]
     assert steps[1]["parameters"] == {"prompt": "shout"}  # restored after the rollback
     assert steps[0]["accepted"] and steps[0]["train_score"] == 0.0
+
+
+def test_a_tie_never_replaces_the_incumbent_unless_asked():
+    agent, trainer = make(["whisper", "shout"], None, epochs=1)  # whisper ties "repeat" at 0.0 on validation
+    trainer.fit()
+    assert agent.prompt.data == "shout" and trainer.best_val == 1.0
+    agent, trainer = make(["whisper"], None, epochs=1)
+    steps = []
+    trainer.callbacks.append(lambda t, record: steps.append(record))
+    trainer.fit()
+    assert agent.prompt.data == "repeat" and all(s["rolled_back"] for s in steps)
+    assert "a tie keeps the current values" in steps[0]["reason"] and not steps[0]["accepted"]
+    agent, trainer = make(["whisper"], None, epochs=1, keep_ties=True)
+    trainer.fit()
+    assert agent.prompt.data == "whisper"
+
+
+def test_min_delta_asks_for_a_clear_gain():
+    agent, trainer = make(["shout"], None, epochs=1, min_delta=1.5)  # 0 -> 1 is not enough
+    trainer.fit()
+    assert agent.prompt.data == "repeat" and trainer.best_val == 0.0
+    with pytest.raises(ValueError, match="min_delta"):
+        make(["shout"], None, min_delta=-0.1)
+
+
+class ChoosingOptimizer(ScriptedOptimizer):
+    """A fake that chooses among scripted candidates by the evaluate function it is handed."""
+
+    def __init__(self, params, candidates):
+        super().__init__(params, [None])
+        self.candidates, self.scored = candidates, []
+
+    def step(self, evaluate=None):
+        param = self.parameters()[0]
+        best, best_score = None, evaluate()
+        for value in self.candidates:
+            previous, param.data = param.data, value
+            score = evaluate()
+            param.data = previous
+            self.scored.append((value, score))
+            if score > best_score:
+                best, best_score = value, score
+        if best is not None:
+            param.data = best
+
+
+def test_the_trainer_hands_validation_to_an_optimizer_that_chooses_and_runs_each_candidate_once():
+    agent = Echo()
+    optimizer = ChoosingOptimizer(agent.parameters(), ["whisper", "shout", "repeat"])
+    runs = []
+    trainer = Trainer(agent, optimizer, TRAIN, VAL, exact, batch_size=4, epochs=1, progress=False)
+    evaluate = trainer.evaluate
+    trainer.evaluate = lambda rows: runs.append(agent.prompt.data) or evaluate(rows)
+    trainer.fit()
+    assert agent.prompt.data == "shout" and optimizer.scored == [("whisper", 0.0), ("shout", 1.0), ("repeat", 0.0)]
+    assert sorted(runs) == ["repeat", "shout", "whisper"]  # the baseline, each candidate, and no re-run after
 
 
 def test_events_checkpoint_and_graph_are_written(tmp_path):
@@ -43,7 +99,8 @@ def test_events_checkpoint_and_graph_are_written(tmp_path):
 
 
 def test_a_rollout_that_raises_becomes_feedback_and_training_goes_on(tmp_path):
-    agent, trainer = make(["crash now", "shout"], tmp_path)
+    # keep_ties: the crashing prompt ties the first one on validation (both 0) and is kept, so step 2 crashes
+    agent, trainer = make(["crash now", "shout"], tmp_path, keep_ties=True)
     result = trainer.fit()
     assert result.reason == "done" and agent.prompt.data == "shout"
     steps = [e for e in read_events(tmp_path) if e["event"] == "step"]

@@ -4,7 +4,9 @@ The contract, all a caller (the Trainer, a composite) may rely on:
     parameters()        what the optimizer updates
     zero_feedback()     forget the last step's feedback (and gradients): before the next backward
     step() -> StepReport  update; the report says what changed, what was proposed and why not, or
-                        why nothing was done (the score or loss where there is one)
+                        why nothing was done (the score or loss where there is one). Optimizers
+                        that choose among candidates take ``step(evaluate=f)`` (``takes_evaluate``):
+                        ``f()`` scores the current values, higher is better
     state_dict() / load_state_dict()   save and restore, positions not identities
 LLM and search optimizers subclass ``Optimizer`` (parameter groups with per-group options, like
 ``torch.optim.Optimizer``); the numeric ones are torch.optim subclasses and the composite holds
@@ -14,6 +16,7 @@ same five methods (numeric ``step(closure)`` still returns the closure's loss to
 from __future__ import annotations
 
 import copy
+import inspect
 from abc import ABCMeta
 from typing import Any, Dict, Iterable, List
 
@@ -21,6 +24,15 @@ from ..graph import Parameter
 from .report import StepReport
 
 CONTRACT = ("parameters", "zero_feedback", "step", "state_dict", "load_state_dict")
+
+
+def takes_evaluate(optimizer: Any) -> bool:
+    """Whether ``optimizer.step`` scores its candidates on an ``evaluate`` function (LLM, demo and
+    joint-search optimizers, and a composite holding one): the Trainer then hands it validation."""
+    try:
+        return "evaluate" in inspect.signature(optimizer.step).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def satisfies_contract(optimizer: Any) -> bool:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from ..graph import Parameter
 from ..graph.kinds import is_tensor
-from .base import Optimizer, satisfies_contract
+from .base import Optimizer, satisfies_contract, takes_evaluate
 from .report import StepReport
 
 __all__ = ["CompositeOptimizer", "auto"]
@@ -104,10 +104,15 @@ class CompositeOptimizer:
         for optimizer in self.optimizers:
             optimizer.zero_feedback()
 
-    def step(self) -> StepReport:
-        """Each optimizer's step, in the order given; one report holding theirs as its parts."""
-        return StepReport.merged([StepReport.of(optimizer.step(), _name(optimizer))
-                                  for optimizer in self.optimizers], type(self).__name__)
+    def step(self, evaluate: Optional[Callable[[], float]] = None) -> StepReport:
+        """Each optimizer's step, in the order given (``evaluate`` goes to those that score their
+        candidates); one report holding theirs as its parts."""
+        reports = []
+        for optimizer in self.optimizers:
+            report = optimizer.step(evaluate=evaluate) if evaluate is not None and takes_evaluate(optimizer) \
+                else optimizer.step()
+            reports.append(StepReport.of(report, _name(optimizer)))
+        return StepReport.merged(reports, type(self).__name__)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"optimizers": [optimizer.state_dict() for optimizer in self.optimizers],

@@ -1,11 +1,15 @@
 """Trainer: run an agent on minibatches, turn its outputs into feedback, step the optimizer,
-keep an update only if validation does not fall, and never lose a step already paid for.
+keep an update only if it improves validation, and never lose a step already paid for.
 
 Each step: the minibatch's rollouts run (on threads by default, or asyncio; a rollout that raises
 becomes feedback, not a crash), the guide judges every output, the feedback goes backward
-and the optimizer steps. Guards then undo changes that bloat a parameter past
-``max_param_chars`` or copy a training example verbatim; validation runs, and a step that
-lowers the best validation score is rolled back. After every step a checkpoint is written
+and the optimizer steps; one that chooses among candidates (``takes_evaluate``) is handed the
+validation score to choose by. Guards then undo changes that bloat a parameter past
+``max_param_chars`` or copy a training example verbatim; validation runs, and a change that does
+not raise the best validation score by more than nothing (and by ``min_delta``) is rolled back:
+a tie keeps the incumbent (``keep_ties=True`` restores the old rule, for searches that must walk
+across plateaus). Validation scores are remembered per parameter values, so a candidate the
+optimizer already scored is not run again. After every step a checkpoint is written
 atomically and an event appended to ``events.jsonl``; ``resume()`` continues a killed run
 from its last checkpoint. A ``BudgetExceeded`` anywhere ends the run cleanly: the step in
 flight is undone and the last checkpoint stays as it was.
@@ -34,6 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from ..graph import Module, Node, TraceExecutionError, no_trace, node, to_json
 from ..graph.errors import stops_run
 from ..exec import as_executor
+from ..optim.base import takes_evaluate
 from ..optim.composite import as_optimizer
 from ..optim.report import StepReport
 from ..graph.serialize import remove_stale_temps, write_json_atomic
@@ -46,6 +51,7 @@ from .sigterm import GracefulSigterm
 log = logging.getLogger("trace_opt.train")
 GRAPH = "graph.json"  # the last step's trace, beside the checkpoint
 COPY_MIN_CHARS = 20  # a training string at least this long found verbatim in a parameter is a copy
+VAL_MEMORY = 256     # validation scores remembered (per set of parameter values)
 
 
 @dataclass
@@ -70,7 +76,8 @@ class Trainer:
                  checkpoint_dir: Union[str, Path, None] = None, budget: Any = None,
                  callbacks: Sequence[Callable[["Trainer", Dict[str, Any]], Any]] = (),
                  max_param_chars: Optional[int] = None, reject_copies: bool = True, patience: Optional[int] = None,
-                 seed: int = 0, progress: Optional[bool] = None) -> None:
+                 seed: int = 0, progress: Optional[bool] = None, min_delta: float = 0.0,
+                 keep_ties: bool = False) -> None:
         if not isinstance(agent, Module):
             raise TypeError(f"Trainer needs a trace_opt Module as agent, got {type(agent).__name__}")
         optimizer = as_optimizer(optimizer, "Trainer")  # the one optimizer contract (torch.optim ones adapted)
@@ -84,6 +91,10 @@ class Trainer:
         if not self.train:
             raise ValueError("train is empty")
         self.batch_size, self.epochs, self.seed = batch_size, epochs, seed
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not 0 <= min_delta < math.inf:
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        self.min_delta, self.keep_ties = float(min_delta), bool(keep_ties)
+        self._val_scores: Dict[str, float] = {}  # validation score per parameter values (bounded)
         self.executor = as_executor(executor)  # threads unless told otherwise; results come back in order
         self.run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.callbacks, self.max_param_chars = list(callbacks), max_param_chars
@@ -125,7 +136,7 @@ class Trainer:
         heard = health.snapshot()
         if self.val and self.best_val is None:
             try:
-                self.best_val = self.evaluate(self.val)
+                self.best_val = self._validate()
             except Exception as exc:
                 self._end_with_error(exc, self.agent.state_dict(), self.step_count)
                 raise
@@ -193,20 +204,60 @@ class Trainer:
         return mean(self._judge_row(result, target, failures)[1] if result.output is not None else 0.0
                     for result, (_, target) in zip(results, rows))
 
+    def _validate(self) -> float:
+        """The validation score of the current parameter values, each set of values run once."""
+        key = self._values_key()
+        if key is None or key not in self._val_scores:
+            score = self.evaluate(self.val)
+            if key is None:
+                return score
+            if len(self._val_scores) >= VAL_MEMORY:
+                self._val_scores.pop(next(iter(self._val_scores)))
+            self._val_scores[key] = score
+        return self._val_scores[key]
+
+    def _values_key(self) -> Optional[str]:
+        """The parameter values as a key (None when a tensor is among them: too big, and it moves every step)."""
+        params = self.agent.named_parameters()
+        if any(p.kind == "tensor" for _, p in params):
+            return None
+        return json.dumps({name: json_value(p.data) for name, p in params}, sort_keys=True, default=repr)
+
+    def _refusal(self, val_score: float) -> Optional[str]:
+        """Why a change scoring ``val_score`` on validation is not kept (None: it is)."""
+        if self.best_val is None:
+            return None
+        gain = val_score - self.best_val
+        if gain < 0:
+            return f"validation fell from {self.best_val:.4g} to {val_score:.4g}"
+        if gain == 0 and self.keep_ties:
+            return None
+        if gain == 0:
+            return f"validation did not improve ({val_score:.4g}, a tie keeps the current values)"
+        if gain < self.min_delta:
+            return f"validation rose by {gain:.4g}, less than min_delta={self.min_delta:g}"
+        return None
+
     # -- one step ------------------------------------------------------------------------
     def _step(self, number: int, snapshot: Dict[str, Any]) -> Dict[str, Any]:
         epoch, batch = self._batch(number)
         self.optimizer.zero_feedback()
         results = self._rollouts([row[0] for row in batch])
         scores, guide_failed = self._send_feedback(results, batch)
-        report = StepReport.of(self.optimizer.step(), type(self.optimizer).__name__)
+        if self.val and takes_evaluate(self.optimizer):
+            stepped = self.optimizer.step(evaluate=self._validate)
+        else:
+            stepped = self.optimizer.step()
+        report = StepReport.of(stepped, type(self.optimizer).__name__)
         notes = report.skip_reasons() + self._guard(snapshot)
         val_score, rolled_back, reason = None, False, None
         if self.val:
-            val_score = self.evaluate(self.val)
-            if self.best_val is not None and val_score < self.best_val:
+            val_score = self._validate()
+            reason = self._refusal(val_score) if self.agent.changed_since(snapshot) else None
+            if reason is not None:
                 self.agent.load_state_dict(snapshot)
-                rolled_back, reason = True, f"validation fell from {self.best_val:.4g} to {val_score:.4g}"
+                rolled_back = True
+                self.since_best += 1
             elif self.best_val is None or val_score > self.best_val:
                 self.best_val, self.since_best = val_score, 0
             else:

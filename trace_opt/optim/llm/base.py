@@ -15,16 +15,17 @@ from typing import Any, Callable, Dict, List, Optional
 
 from pydantic import ValidationError
 
-from ...graph import Parameter
+from ...graph import Parameter, ancestors
 from ..base import Optimizer
-from ..feedback import feedback_texts
+from ..feedback import feedback_records, feedback_texts
 from ..report import Candidate, StepReport
 from .code_check import CodeTrial
 from .code_guard import CodeGuard
 from .problem import PromptTooLarge
 from ..selection import choose
-from .suggestions import review, suggested_values, suggestion_model
-from .tokens import elide, prompt_budget, reply_budget
+from .suggestions import REPLY_INSTRUCTIONS, review, suggested_values, suggestion_model
+from .junk import junk_reason
+from .tokens import WHOLE_VALUE_CHARS, elide, prompt_budget, reply_budget
 
 log = logging.getLogger("trace_opt.optim")
 
@@ -37,10 +38,24 @@ def no_proposal_errors() -> tuple:
     return (LLMError, ValidationError, PromptTooLarge)
 
 
+def run_inputs(params: List[Parameter]) -> List[str]:
+    """The text inputs of the runs whose feedback reached ``params`` (the leaves of their traces
+    that are not parameters): a proposed value that copies one is a training example, not a prompt."""
+    seen, found = set(), []
+    for record in feedback_records(params):
+        for current in ancestors(record.output):
+            if (not current.parents and not isinstance(current, Parameter) and isinstance(current.data, str)
+                    and id(current) not in seen):
+                seen.add(id(current))
+                found.append(current.data)
+    return found
+
+
 class LLMOptimizer(Optimizer):
     """Base of OptoPrime, TextGrad and OPRO; subclasses implement ``propose``."""
 
     default_prompt_tokens = 6000   # a prompt's size when the LLM's window does not ask for less
+    scaffolding = ""               # the subclass's fixed prompt wording: a text value made of it is junk (junk.py)
 
     def __init__(self, params: Any, llm: Any = None, *, num_candidates: int = 1, candidate_temperature: float = 0.8,
                  memory_size: int = 3, objective: Optional[str] = None, defaults: Optional[Dict[str, Any]] = None,
@@ -110,6 +125,7 @@ class LLMOptimizer(Optimizer):
         if not params:
             return self._skip("no feedback reached the parameters (call backward first)")
         notes = self.code_guard.take_rejections() + self.code_guard.revert_crashed(params)
+        self._run_inputs = run_inputs(params)
         try:
             candidates = self.propose(params, self.num_candidates, notes)
         except (BudgetExceeded, ModelUnreachable):  # a run-level stop, not a bad proposal
@@ -160,6 +176,14 @@ class LLMOptimizer(Optimizer):
     def candidate_from(self, keys: Dict[Parameter, str], values: Dict[str, Any], unknown: List[str],
                        reasoning: str = "") -> Candidate:
         changes, proposals = review(keys, values, unknown)
+        for param in [p for p in changes if p.kind == "text"]:
+            reason = junk_reason(changes[param], current=str(param.data), copies_of=getattr(self, "_run_inputs", ()),
+                                 scaffolding=" ".join((self.scaffolding, self.objective, REPLY_INSTRUCTIONS)))
+            if reason is not None:
+                del changes[param]
+                for proposal in proposals:
+                    if proposal.name == param.name and proposal.accepted:
+                        proposal.accepted, proposal.reason = False, f"rejected: {reason}"
         return self.code_guard.vet(Candidate(changes, proposals, reasoning=reasoning))
 
     def _skip(self, reason: str, notes: Optional[List[str]] = None) -> StepReport:
@@ -169,7 +193,7 @@ class LLMOptimizer(Optimizer):
     def _remember(self, params: List[Parameter], report: StepReport) -> None:
         if not self.memory_size:
             return
-        values = "; ".join(f"{p.name}={elide(repr(p.data), 80)}" for p in params)
+        values = "; ".join(f"{p.name}={elide(repr(p.data), WHOLE_VALUE_CHARS)}" for p in params)
         feedback = " | ".join(feedback_texts(params))
         self.memory.append(f"- {values} -> feedback: {elide(feedback, 160)}")
         del self.memory[:-self.memory_size]

@@ -16,15 +16,18 @@ from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import variable_line
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
-from .tokens import estimate_tokens, fit_tokens, elide
+from .tokens import WHOLE_VALUE_CHARS, estimate_tokens, fit_tokens, elide
 
 SYSTEM = "You are an optimizer. You propose new values for variables so that their score goes up."
+PROPOSE = "Propose new values, different from all of the above, that get a higher score."
+TRIED = "Values tried so far, lowest score first:"
 
 
 class OPRO(LLMOptimizer):
     """History-of-scores LLM optimizer (needs feedback with scores; higher is better)."""
 
     default_prompt_tokens = 1200   # short prompts, one per operation or step
+    scaffolding = " ".join((SYSTEM, PROPOSE, TRIED))
 
     def __init__(self, params: Any, llm: Any = None, *, history_size: int = 20, num_candidates: int = 1,
                  candidate_temperature: float = 0.8, objective: Optional[str] = None,
@@ -41,7 +44,7 @@ class OPRO(LLMOptimizer):
         keys = variable_keys(params)
         scores = feedback_scores(params)
         texts = [text for text in dict.fromkeys(r.feedback.text for r in feedback_records(params)) if text]
-        self._record({keys[p]: elide(repr(p.data), 300) for p in params}, mean(scores) if scores else None,
+        self._record({keys[p]: elide(repr(p.data), WHOLE_VALUE_CHARS) for p in params}, mean(scores) if scores else None,
                      " | ".join(texts))
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": self._meta_prompt(keys, notes)}]
         return self.suggest(messages, keys, count)
@@ -53,8 +56,8 @@ class OPRO(LLMOptimizer):
         self.history = (unscored[-3:] + scored)[-self.history_size:]
 
     def _meta_prompt(self, keys: Dict[Parameter, str], notes: List[str]) -> str:
-        head = [self.objective, "", "The variables:"] + [variable_line(key, p, width=400) for p, key in keys.items()]
-        tail = notes + ["", "Propose new values, different from all of the above, that get a higher score.",
+        head = [self.objective, "", "The variables:"] + [variable_line(key, p, width=WHOLE_VALUE_CHARS) for p, key in keys.items()]
+        tail = notes + ["", PROPOSE,
                         REPLY_INSTRUCTIONS]
         tried = []
         for entry in self.history:
@@ -62,7 +65,7 @@ class OPRO(LLMOptimizer):
             score = "no score" if entry["score"] is None else f"score {entry['score']:.3g}"
             tried.append(f"- {shown} -> {score}" + (f" (feedback: {entry['feedback']})" if entry["feedback"] else ""))
         while True:  # the lowest-scored tries go first when the prompt is over budget
-            text = "\n".join(head + ["", "Values tried so far, lowest score first:"] + tried + tail)
+            text = "\n".join(head + ["", TRIED] + tried + tail)
             if estimate_tokens(text) <= self.max_prompt_tokens or len(tried) <= 1:
                 return fit_tokens(text, self.max_prompt_tokens)
             tried.pop(0)

@@ -15,7 +15,7 @@ from ...graph import Parameter
 from ..feedback import feedback_records
 from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
-from .problem import build_problem
+from .problem import SECTION_TITLES, build_problem
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
 from .tokens import estimate_tokens
 
@@ -32,6 +32,7 @@ class OptoPrime(LLMOptimizer):
     """LLM optimizer for text, code, JSON, bounded numbers and choices, from a trace's feedback."""
 
     default_prompt_tokens = DEFAULT_PROMPT_TOKENS
+    scaffolding = SYSTEM + " " + SECTION_TITLES
 
     def __init__(self, params: Any, llm: Any = None, *, max_prompt_tokens: Optional[int] = None,
                  num_candidates: int = 1, candidate_temperature: float = 0.8, memory_size: int = 3,

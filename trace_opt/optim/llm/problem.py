@@ -22,6 +22,8 @@ OUTPUT_WIDTH = 400
 INLINE_WIDTH = 24  # constants this short are written into the code line itself
 MARKER_TOKENS = 32  # what one "... N operations left out ..." line may cost (its text is capped to fit)
 MAX_ARGS = 10  # inputs written out per operation; the rest are counted
+MEMORY_TITLE = "#Earlier steps (variables tried and the feedback they got)"
+SECTION_TITLES = f"#Instruction #Code #Documentation #Variables #Inputs #Others #Outputs #Feedback {MEMORY_TITLE}"
 
 
 class PromptTooLarge(ValueError):
@@ -52,7 +54,7 @@ class Problem:
                 parts.append(title + "\n" + "\n".join(lines))
         parts.append(f"#Feedback\n{self.feedback}")
         if self.memory:
-            parts.append("#Earlier steps (variables tried and the feedback they got)\n" + "\n".join(self.memory))
+            parts.append(MEMORY_TITLE + "\n" + "\n".join(self.memory))
         return "\n\n".join(parts)
 
 

@@ -19,7 +19,7 @@ from .base import Candidate, LLMOptimizer
 from .code_check import CodeTrial
 from .problem import variable_line
 from .suggestions import REPLY_INSTRUCTIONS, variable_keys
-from .tokens import fit_tokens, preview, elide
+from .tokens import WHOLE_VALUE_CHARS, fit_tokens, preview, elide
 
 GRADIENT_SYSTEM = ("You give feedback on the inputs of one step of a program: how each input should change "
                    "so that the step's output better satisfies the feedback on it. Be brief and specific.")
@@ -31,6 +31,7 @@ class TextGrad(LLMOptimizer):
     """LLM optimizer by textual gradients (one LLM call per operation, bounded, plus one update)."""
 
     default_prompt_tokens = 1200   # short prompts, one per operation or step
+    scaffolding = UPDATE_SYSTEM + " " + GRADIENT_SYSTEM
 
     def __init__(self, params: Any, llm: Any = None, *, max_gradient_calls: int = 8, num_candidates: int = 1,
                  candidate_temperature: float = 0.8, memory_size: int = 0, objective: Optional[str] = None,
@@ -49,7 +50,7 @@ class TextGrad(LLMOptimizer):
         keys = variable_keys(params)
         lines = [self.objective, ""]
         for param, key in keys.items():
-            lines.append(variable_line(key, param, width=600))
+            lines.append(variable_line(key, param, width=WHOLE_VALUE_CHARS))
             lines += [f"  feedback: {elide(g, 400)}" for g in gradients.get(param, [])] or ["  feedback: (none)"]
         lines += notes + ["", REPLY_INSTRUCTIONS]
         messages = [{"role": "system", "content": UPDATE_SYSTEM},
@@ -84,7 +85,7 @@ class TextGrad(LLMOptimizer):
         if not targets:
             return {}
         lines = [f"Step: {node.op.name}: {elide(node.description, 300)}", "Inputs:"]
-        lines += [f"  {name} = {elide(preview(parent.data), VALUE_WIDTH)}" for name, parent in node.inputs.items()]
+        lines += [f"  {name} = {elide(preview(parent.data), _width(parent))}" for name, parent in node.inputs.items()]
         lines += [f"Output: {elide(preview(node.data), VALUE_WIDTH)}", "Feedback on the output:"]
         lines += [f"  - {elide(g, 400)}" for g in output_grads]
         lines += [f"Say how each of these inputs should change: {', '.join(targets)}.",
@@ -101,3 +102,8 @@ class TextGrad(LLMOptimizer):
             if text and text.strip():
                 out[info.alias] = text.strip()
         return out
+
+
+def _width(value: Node) -> int:
+    """A trainable input is shown whole (the model rewrites what it sees); context is cut first."""
+    return WHOLE_VALUE_CHARS if isinstance(value, Parameter) and value.trainable else VALUE_WIDTH

@@ -2,10 +2,13 @@
 for ordinary text (BPE tokenizers average 3.5-4.5 bytes per token on English and code)."""
 from __future__ import annotations
 
+import re
 import reprlib
 from typing import Any
 
 BYTES_PER_TOKEN = 3
+WHOLE_VALUE_CHARS = 4000  # a trainable value is shown whole up to this: the model edits what it sees
+ELISION = re.compile(r"…\[\d+ chars cut\]…")  # what elide() leaves in a cut value
 
 
 PROMPT_SHARE = 0.6    # of a known context window, for the prompt an optimizer sends
