@@ -78,7 +78,8 @@ class Flaky(Echo):
 @pytest.mark.parametrize("values", [PLAIN, ["crash now", "shout"]], ids=["agent-code", "traced-bundle"])
 def test_a_rollout_that_raises_is_feedback_and_the_run_completes(tmp_path, values, caplog):
     caplog.set_level(logging.INFO, logger="trace_opt.train")
-    agent, trainer = make(tmp_path, values=values, agent=Flaky())
+    # keep_ties: "crash now" ties the first prompt on validation and is kept, so step 2's bundle raises
+    agent, trainer = make(tmp_path, values=values, agent=Flaky(), keep_ties=True)
     result = trainer.fit()
     assert result.reason == "done" and result.steps == 4
     assert "rollout failed: RuntimeError: agent bug on 'Good Morning'" in caplog.text

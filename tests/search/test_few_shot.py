@@ -151,3 +151,14 @@ def test_state_round_trips_through_json_and_auto_routes_demos():
         BootstrapFewShot([to.Parameter("x")])
     with pytest.raises(TypeError, match="trainset row 0 must be an \\(input, output\\) pair of str"):
         BootstrapFewShot([agent.shots], trainset=[("x", 1)])
+
+
+def test_labelled_demonstrations_are_spread_over_the_answers():
+    rows = [("Lovely.", "positive"), ("Superb.", "positive"), ("Great.", "positive"),
+            ("Awful.", "negative"), ("Bland.", "negative")]
+    shots = to.Demos(k=4)
+    optimizer = BootstrapFewShot([shots], trainset=rows, num_candidates=3, seed=1)
+    report = optimizer.step()
+    assert [d[1] for d in shots.data] == ["positive", "negative", "positive", "negative"]
+    for candidate in report.candidates:  # the seeded draws too show both labels
+        assert {d[1] for d in next(iter(candidate.changes.values()))} == {"positive", "negative"}

@@ -101,7 +101,8 @@ class BootstrapFewShot(Optimizer):
 
     def candidates(self, params: List[Parameter]) -> List[Candidate]:
         """Up to num_candidates demo sets, each different from the current one: the best-scored
-        first (earned demonstrations before labelled rows), then seeded draws."""
+        first (earned demonstrations before labelled rows), then seeded draws; labelled rows and
+        draws are spread over the distinct answers (``spread``)."""
         sets: List[Dict[Parameter, list]] = []
         for index in range(self.num_candidates * 3):
             if len(sets) == self.num_candidates:
@@ -111,9 +112,11 @@ class BootstrapFewShot(Optimizer):
                 pool = self.state[param]["pool"]
                 demos = list(pool)
                 if index == 0:
-                    demos.sort(key=lambda d: (pool[d] is not LABELLED, self._rank(pool[d])), reverse=True)
+                    earned = sorted((d for d in demos if pool[d] is not LABELLED), key=lambda d: pool[d], reverse=True)
+                    demos = earned + spread([d for d in demos if pool[d] is LABELLED])
                 else:
                     self.rng.shuffle(demos)
+                    demos = spread(demos)
                 value = [list(d) for d in demos[:param.k]]
                 if value and not param.spec.same(value, param.data):
                     choice[param] = value
@@ -140,6 +143,16 @@ class BootstrapFewShot(Optimizer):
         super().load_state_dict(state_dict)
         rng_state = state_dict["rng"]
         self.rng.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in rng_state))
+
+
+def spread(demos: List[Demo]) -> List[Demo]:
+    """The demonstrations reordered to take each distinct answer in turn (order kept within one):
+    four examples of a two-label task then show both labels, not four of whichever came first."""
+    groups: Dict[str, List[Demo]] = {}
+    for demo in demos:
+        groups.setdefault(str(demo[1]).strip().lower(), []).append(demo)
+    queues = list(groups.values())
+    return [queue[i] for i in range(max(map(len, queues), default=0)) for queue in queues if i < len(queue)]
 
 
 def _labelled(row: Any, index: int) -> Demo:
