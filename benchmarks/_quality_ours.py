@@ -72,6 +72,8 @@ def run(task: Task, method: str, before: Dict[str, Any]) -> Dict[str, Any]:
             if isinstance(exc, to.llm.ModelUnreachable):
                 raise
             row["after"], row["error"] = None, f"{type(exc).__name__}: {str(exc)[:160]}"
+    if method == "baseline":
+        row["before"] = row["after"]
     usage = account.usage
     extra_calls = before["calls"] if method != "baseline" else 0
     row.update(calls=usage.calls + extra_calls, opt_calls=usage.calls - len(split["test"]) if method != "baseline" else 0,

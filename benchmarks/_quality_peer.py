@@ -22,11 +22,10 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its price list
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _quality_peers import PEER_METHODS as METHODS  # noqa: E402
 from _quality_tasks import TASKS, Task, correct  # noqa: E402
 
 PROPOSAL_TOKENS = 512  # cap for the optimizers' own calls (instruction proposals, reflections)
-METHODS = {"dspy": ["baseline", "LabeledFewShot", "BootstrapFewShot", "MIPROv2", "GEPA"],
-           "trace": ["baseline", "OptoPrime"]}
 # MIPROv2 auto="light" asks for 6 instruction candidates and ~10 trials over the val set; at about
 # 2-3 s a call on this model that is over 15 minutes, so the search is sized explicitly instead.
 MIPRO_CANDIDATES, MIPRO_TRIALS = 3, 4
@@ -213,7 +212,7 @@ def run_trace(args, task: Task, result: Result) -> None:
             raise SystemExit(f"unknown trace method {args.method!r}")
         notes.append(f"{TRACE_STEPS} steps over minibatches of {TRACE_BATCH} train rows")
         optimizer = OptoPrime([instruction], llm=llm, max_tokens=PROPOSAL_TOKENS)
-        start_calls = CountingLLM.calls
+        start_calls, updated = CountingLLM.calls, 0
         rows = list(splits["train"])
         random.Random(args.seed).shuffle(rows)
         for step in range(TRACE_STEPS):
@@ -223,15 +222,19 @@ def run_trace(args, task: Task, result: Result) -> None:
                                  for i, (reply, (_, target)) in enumerate(zip(replies, chunk)))
             optimizer.zero_feedback()
             optimizer.backward(batch(*replies), feedback)
+            before_step = instruction.data
             try:
                 optimizer.step()
             except Exception as exc:  # one failed proposal (e.g. prompt over the context) skips that step
                 failed_steps.append(f"step {step}: {error_text(exc)}")
+            updated += instruction.data != before_step
+            if optimizer.log:  # what OptoPrime's LLM answered, for whoever reads the worker's stderr
+                print(f"step {step} proposal: {short(optimizer.log[-1]['response'], 600)}", file=sys.stderr)
         result["opt_calls"] = CountingLLM.calls - start_calls
         if failed_steps and len(failed_steps) == TRACE_STEPS:
             raise RuntimeError("every OptoPrime step failed; " + failed_steps[0])
-        result["changed"] = short("instruction " + ("unchanged" if instruction.data == task.instructions
-                                                    else f": {instruction.data}"))
+        result["changed"] = short(f"{updated}/{TRACE_STEPS} steps updated it; instruction "
+                                  + ("unchanged" if instruction.data == task.instructions else f": {instruction.data}"))
         result["after"] = accuracy(instruction.data)
     finally:
         result["calls"], result["tokens"] = CountingLLM.calls, CountingLLM.tokens

@@ -90,18 +90,29 @@ def main() -> int:
     parser.add_argument("--save", type=Path, default=None, help="also write the table here")
     parser.add_argument("--jsonl", type=Path, default=HERE / "results" / "quality.jsonl",
                         help="every row as JSON (appended as it comes)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing: the table of the newest row per task, library and method in --jsonl")
     args = parser.parse_args()
+    if args.table_only:
+        newest = {}
+        for line in args.jsonl.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            newest[(row["task"], row["lib"], row["method"])] = row
+        rows = [r for t in args.tasks.split(",") for k, r in newest.items() if k[0] == t]
+        report(rows, [TASKS[t] for t in args.tasks.split(",")], "rows of " + str(args.jsonl), None, args.save)
+        return 0
 
     import trace_opt as to
     import _quality_ours as ours
-    from _quality_peers import PEER_METHODS, run_peer
 
     tasks = [TASKS[name] for name in args.tasks.split(",")]
     methods = args.methods.split(",") if args.methods else [m for m in ours.METHODS if m != "baseline"]
-    if args.peer_methods:
-        peers = [tuple(item.split(":", 1)) for item in args.peer_methods.split(",")]
-    else:
-        peers = [] if args.no_peers else [(lib, m) for lib, ms in PEER_METHODS.items() for m in ms]
+    peers: list = []
+    if args.peer_methods or not args.no_peers:
+        from _quality_peers import PEER_METHODS, run_peer  # the peers' venvs, made on first use
+
+        peers = [tuple(item.split(":", 1)) for item in args.peer_methods.split(",")] if args.peer_methods \
+            else [(lib, m) for lib, ms in PEER_METHODS.items() for m in ms]
     api_base, model = server_address()
     started = time.time()
     header = f"model {model} at {api_base}; {os.cpu_count()} cores; python {sys.version.split()[0]}"
@@ -122,6 +133,12 @@ def main() -> int:
             keep(ours.run(task, method, base))
         for lib, method in peers:
             keep(run_peer(lib, method, task.name, api_base, model=model, timeout=args.peer_timeout))
+    report(rows, tasks, header, time.time() - started, args.save)
+    return 0
+
+
+def report(rows: list, tasks: list, header: str, wall: float | None, save: Path | None) -> None:
+    """Print the table and the per-task verdicts (and write them to ``save``)."""
     table = [("task", "library", "method", "held-out", "calls", "tokens", "wall s", "what changed")]
     table += [fmt(r) for r in rows]
     lines = [header, ""]
@@ -129,12 +146,12 @@ def main() -> int:
     with contextlib.redirect_stdout(buffer):
         print_table(table)
     lines += buffer.getvalue().splitlines() + [""] + [verdict(rows, t.name) for t in tasks]
-    lines.append(f"\ntotal wall time {time.time() - started:.0f} s")
+    if wall is not None:
+        lines.append(f"\ntotal wall time {wall:.0f} s")
     text = "\n".join(lines)
     print("\n" + text)
-    if args.save:
-        args.save.write_text(text + "\n", encoding="utf-8")
-    return 0
+    if save:
+        save.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -120,3 +120,16 @@ def test_a_resumed_run_counts_the_later_copy_of_a_repeated_step(run_dir):
     page = write_report(run_dir).read_text(encoding="utf-8")
     assert re.search(r"resumed from step</th><td[^>]*>2<", page)
     assert "<td>0.95</td>" in page and "<td>0.6</td>" not in page
+
+
+def test_demonstrations_show_as_a_table_with_new_rows_marked():
+    from trace_opt.report import values
+
+    old = [["Ana moved to Vienna.", "Vienna"]]
+    new = old + [["<b>Omar</b> lives in Bergen.", "Bergen"]]
+    table = values.show(new)
+    assert table.startswith('<table class="demos">') and table.count("<tr") == 3
+    assert "&lt;b&gt;Omar&lt;/b&gt;" in table and "<b>" not in table  # LLM text stays escaped
+    changed = values.change(old, new)
+    assert changed.count('class="add"') == 1 and changed.count('class="same"') == 1
+    assert values.kind_of([]) == "json" and values.kind_of([["a", "b", "c"]]) == "json"

@@ -35,6 +35,7 @@ pre{background:#f7f7f7;padding:8px;border-radius:4px;white-space:pre-wrap;word-b
 pre.code{background:#f4f6fa;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
  white-space:pre;overflow-x:auto}
 .diff .add{background:#e6ffec;display:block}.diff .del{background:#ffebe9;display:block}
+.demos tr.add td{background:#e6ffec}.demos td{vertical-align:top}.demos pre{margin:0}
 .diff .same{display:block;color:#555}
 .value{font-family:ui-monospace,Menlo,Consolas,monospace}.value.old{color:#c0392b}.value.new{color:#1e7b34}
 details{margin:4px 0}summary{cursor:pointer}.badge{font-size:11px;padding:1px 6px;border-radius:8px;color:#fff}

@@ -12,8 +12,16 @@ from typing import Any, List
 _CODE_STARTS = ("def ", "async def ", "class ", "@", "import ", "from ", "lambda")
 
 
+def is_demos(value: Any) -> bool:
+    """A to.Demos value as logged: a non-empty list of [input, output] pairs of text."""
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(d, list) and len(d) == 2 and all(isinstance(x, str) for x in d) for d in value)
+
+
 def kind_of(value: Any) -> str:
-    """What the log value holds: tensor (a summary), number, code, text, or json."""
+    """What the log value holds: tensor (a summary), number, code, text, demos, or json."""
+    if is_demos(value):
+        return "demos"
     if isinstance(value, dict) and "tensor" in value and "norm" in value:
         return "tensor"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -35,6 +43,8 @@ def as_text(value: Any) -> str:
 def show(value: Any) -> str:
     """One value as HTML: code and text in <pre>, numbers and tensor summaries inline."""
     kind = kind_of(value)
+    if kind == "demos":
+        return demos_table(value)
     if kind in ("number", "tensor"):
         return f'<span class="value {kind}">{escape(as_text(value))}</span>'
     tag = '<pre class="code"><code>' if kind == "code" else f'<pre class="{kind}">'
@@ -46,12 +56,25 @@ def change(old: Any, new: Any) -> str:
     """The change from old to new as HTML: a line diff for text, code and JSON, old → new
     for numbers and tensor summaries."""
     kinds = {kind_of(old), kind_of(new)}
+    if "demos" in kinds:  # the new set as a table, each demonstration it did not have before marked
+        return demos_table(new if is_demos(new) else [], before=old if is_demos(old) else [])
     if kinds <= {"number", "tensor"}:
         return (f'<span class="value old">{escape(as_text(old))}</span> → '
                 f'<span class="value new">{escape(as_text(new))}</span>')
     lines = _diff_lines(as_text(old), as_text(new))
     cls = "diff code" if "code" in kinds else "diff"
     return f'<pre class="{cls}">' + "".join(lines) + "</pre>"  # each line is a block
+
+
+def demos_table(demos: List[List[str]], before: Any = None) -> str:
+    """Demonstrations as a table: one row per (input, output); with ``before``, new rows marked."""
+    if not demos:
+        return '<p class="note">no demonstrations</p>'
+    rows = "".join(
+        f'<tr class="{"add" if before is not None and d not in before else "same"}"><td>{i + 1}</td>'
+        f'<td><pre class="text">{escape(d[0])}</pre></td><td><pre class="text">{escape(d[1])}</pre></td></tr>'
+        for i, d in enumerate(demos))
+    return f'<table class="demos"><tr><th>#</th><th>input</th><th>output</th></tr>{rows}</table>'
 
 
 def _diff_lines(old: str, new: str) -> List[str]:
