@@ -64,16 +64,18 @@ def last_line(text: str) -> str:
 
 
 def run_peer(lib: str, method: str, task: str, api_base: str, model: str = "smollm2", timeout: float = 900,
-             before: bool = True, log: Path | None = None) -> dict:
+             before: bool = True, max_tokens: int = 64, log: Path | None = None) -> dict:
     """One peer run's result row. before=False skips re-scoring the unoptimized program (the
-    baseline run measures it; at temperature 0 it is the same program). log: where stderr goes."""
+    baseline run measures it; at temperature 0 it is the same program); max_tokens caps each
+    program reply (the optimizers' own calls have their cap in the worker); log: where stderr goes."""
     started = time.perf_counter()
     try:
         python = peer_python(lib, create=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         return failed(lib, method, task, f"could not make the {lib} venv: {exc}")
     command = [str(python), str(WORKER), "--lib", lib, "--method", method, "--task", task,
-               "--api-base", api_base, "--model", model] + ([] if before else ["--no-before"])
+               "--api-base", api_base, "--model", model, "--max-tokens", str(max_tokens)]
+    command += [] if before else ["--no-before"]
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # litellm must not fetch its price list
     try:

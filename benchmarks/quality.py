@@ -83,7 +83,7 @@ def fmt(row: dict) -> tuple:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--methods", default=None, help="trace_opt methods (default: all)")
+    parser.add_argument("--methods", default=None, help="trace_opt methods (default: all; none: only the baseline)")
     parser.add_argument("--peer-methods", default=None, help="e.g. dspy:LabeledFewShot,trace:OptoPrime")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--peer-timeout", type=float, default=900.0)
@@ -106,7 +106,10 @@ def main() -> int:
     import _quality_ours as ours
 
     tasks = [TASKS[name] for name in args.tasks.split(",")]
-    methods = args.methods.split(",") if args.methods else [m for m in ours.METHODS if m != "baseline"]
+    if args.methods == "none":  # the peers only (and the baseline every row is read against)
+        methods = []
+    else:
+        methods = args.methods.split(",") if args.methods else [m for m in ours.METHODS if m != "baseline"]
     peers: list = []
     if args.peer_methods or not args.no_peers:
         from _quality_peers import PEER_METHODS, run_peer  # the peers' venvs, made on first use
