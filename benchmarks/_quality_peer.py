@@ -26,10 +26,8 @@ from _quality_peers import PEER_METHODS as METHODS  # noqa: E402
 from _quality_tasks import TASKS, Task, correct  # noqa: E402
 
 PROPOSAL_TOKENS = 512  # cap for the optimizers' own calls (instruction proposals, reflections)
-# MIPROv2 auto="light" asks for 6 instruction candidates and ~10 trials over the val set; at about
-# 2-3 s a call on this model that is over 15 minutes, so the search is sized explicitly instead.
-MIPRO_CANDIDATES, MIPRO_TRIALS = 3, 4
-GEPA_METRIC_CALLS = 60   # GEPA's budget in program runs (auto="light" would be several hundred)
+MIPRO_AUTO = "light"     # DSPy's own smallest preset: 6 candidates, ~10 trials over the 12 val rows
+GEPA_METRIC_CALLS = 100  # GEPA's budget in program runs (its auto="light" is several hundred)
 TRACE_STEPS, TRACE_BATCH = 3, 4
 
 
@@ -137,13 +135,11 @@ def run_dspy(args, task: Task, result: Result) -> None:
             optimizer = dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=4, max_labeled_demos=4)
             compiled = optimizer.compile(student, trainset=train)
         elif args.method == "MIPROv2":
-            notes.append(f"MIPROv2 auto=None, num_candidates={MIPRO_CANDIDATES}, num_trials={MIPRO_TRIALS}, "
-                         "minibatch=False (light would take >15 min here)")
-            optimizer = dspy.MIPROv2(metric=metric, prompt_model=proposal_lm, task_model=program_lm, auto=None,
-                                     num_candidates=MIPRO_CANDIDATES, max_bootstrapped_demos=4,
-                                     max_labeled_demos=4, num_threads=1, seed=args.seed, verbose=False)
-            compiled = optimizer.compile(student, trainset=train, valset=val, num_trials=MIPRO_TRIALS,
-                                         minibatch=False, requires_permission_to_run=False)
+            notes.append(f"MIPROv2 auto={MIPRO_AUTO}")
+            optimizer = dspy.MIPROv2(metric=metric, prompt_model=proposal_lm, task_model=program_lm, auto=MIPRO_AUTO,
+                                     max_bootstrapped_demos=4, max_labeled_demos=4, num_threads=1, seed=args.seed,
+                                     verbose=False)
+            compiled = optimizer.compile(student, trainset=train, valset=val, requires_permission_to_run=False)
         elif args.method == "GEPA":
             notes.append(f"GEPA max_metric_calls={GEPA_METRIC_CALLS}, reflection LM = same server")
             optimizer = dspy.GEPA(metric=gepa_metric, max_metric_calls=GEPA_METRIC_CALLS, reflection_lm=proposal_lm,

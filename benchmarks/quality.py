@@ -99,7 +99,7 @@ def main() -> int:
             row = json.loads(line)
             newest[(row["task"], row["lib"], row["method"])] = row
         rows = [r for t in args.tasks.split(",") for k, r in newest.items() if k[0] == t]
-        report(rows, [TASKS[t] for t in args.tasks.split(",")], "rows of " + str(args.jsonl), None, args.save)
+        report(rows, [TASKS[t] for t in args.tasks.split(",")], "newest rows of " + os.path.relpath(args.jsonl, HERE.parent) + " (one per task, library, method)", None, args.save)
         return 0
 
     import trace_opt as to
