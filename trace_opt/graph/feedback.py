@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from .nodes import Node, Parameter
@@ -11,14 +11,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class Feedback:
-    """What was right or wrong with an output: words, a score, or both."""
+    """What was right or wrong with an output: words, a score, or both; and, for searches that weigh
+    several objectives, named scores (``scores={"accuracy": 1.0, "brevity": 0.5}``), kept as sorted
+    (name, value) pairs. Without a ``score`` the named scores' mean is the score."""
 
     text: str = ""
     score: Optional[float] = None
+    scores: Any = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
             raise TypeError(f"Feedback text must be a str, got {type(self.text).__name__}")
+        named = _named_scores(self.scores)
+        object.__setattr__(self, "scores", named)
+        if self.score is None and named:
+            object.__setattr__(self, "score", sum(v for _, v in named) / len(named))
         if self.score is not None:
             if isinstance(self.score, bool) or not isinstance(self.score, (int, float)):
                 raise TypeError(f"Feedback score must be a number or None, got {type(self.score).__name__}")
@@ -38,10 +45,35 @@ class Feedback:
             f"feedback must be a str, a number or trace_opt.Feedback, got {type(value).__name__}: {value!r:.80}"
         )
 
+    @property
+    def named(self) -> Dict[str, float]:
+        """The named scores as a dict."""
+        return dict(self.scores)
+
     def __str__(self) -> str:
         if self.score is None:
             return self.text
-        return f"{self.text} (score: {self.score:g})" if self.text else f"score: {self.score:g}"
+        score = f"score: {self.score:g}"
+        if self.scores:
+            score += "; " + ", ".join(f"{name}: {value:g}" for name, value in self.scores)
+        return f"{self.text} ({score})" if self.text else score
+
+
+def _named_scores(value: Any) -> Tuple[Tuple[str, float], ...]:
+    """Named scores as sorted (name, finite float) pairs, or a clear error naming the bad one."""
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = [(name, score) for name, score in items]
+    except (TypeError, ValueError):
+        raise TypeError(f"Feedback scores must be a dict of name -> number, got {value!r:.80}") from None
+    checked = {}
+    for name, score in pairs:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a Feedback score name must be a non-empty str, got {name!r}")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise ValueError(f"Feedback score {name!r} must be a finite number, got {score!r}")
+        checked[name] = float(score)
+    return tuple(sorted(checked.items()))
 
 
 @dataclass(frozen=True, eq=False)

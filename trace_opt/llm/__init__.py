@@ -13,8 +13,9 @@ from .client import LLM
 from .errors import (BudgetExceeded, LLMError, LocalModelCrashed, LocalModelUnavailable, ModelNeverAnswered,
                      ModelUnreachable, ProviderError, ReplyError)
 from .health import run_main
+from .rollout_scope import rollout_scope
 from .usage import Usage
 
 __all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "accounting", "Account", "LLMError", "ReplyError",
            "ProviderError", "ModelUnreachable", "LocalModelUnavailable", "LocalModelCrashed", "ModelNeverAnswered",
-           "ResponseCache", "run_main"]
+           "ResponseCache", "rollout_scope", "run_main"]

@@ -24,6 +24,7 @@ from .cache import ResponseCache, cache_key, default_cache
 from .errors import BudgetExceeded, LLMError, ProviderError, ReplyError, holds_secret, redact, truncate
 from .retry import describe, retry_policy, status_of
 from .structured import UnusableReply, check_schema, parse_reply, reask_messages, response_format
+from .rollout_scope import current_rollout
 from .usage import Usage, UsageMeter
 
 log = logging.getLogger("trace_opt.llm")
@@ -152,9 +153,11 @@ class LLM:
 
     local_server = constrains_json_schema   # the earlier name
 
-    def _cache_for(self, temperature: float) -> Optional[ResponseCache]:
+    def _cache_for(self, temperature: float, in_rollout: bool = False) -> Optional[ResponseCache]:
+        """The cache for a call: none for a sample (temperature > 0) unless it is made inside a
+        named rollout (``rollout_scope``), whose samples are kept under the rollout's id."""
         setting = self._cache_setting
-        if setting is False or (setting is None and temperature != 0):
+        if setting is False or (setting is None and temperature != 0 and not in_rollout):
             return None
         if isinstance(setting, ResponseCache):
             return setting
@@ -174,9 +177,12 @@ class LLM:
             params["seed"] = seed
         if response_format is not None:
             params["response_format"] = response_format
-        cache = self._cache_for(params["temperature"])
+        rollout = current_rollout()
+        cache = self._cache_for(params["temperature"], in_rollout=rollout is not None)
         key = cache_key(self.model, local.cache_id() if self.local else self.api_base, messages, params) \
             if cache is not None else None
+        if key is not None and rollout is not None and params["temperature"] != 0:
+            key = rollout.key(key)  # this rollout's own sample, the same one when the rollout runs again
         return _Request(messages, params, timeout, cache, key)
 
     def _cached(self, request: _Request) -> Optional[str]:

@@ -5,7 +5,7 @@ A plain function is a guide too: it may return a ``Feedback``, a number (the sco
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from pydantic import BaseModel, Field
 
@@ -28,15 +28,21 @@ class FunctionGuide(Guide):
 
 
 def to_feedback(value: Any) -> Feedback:
-    """Read what a guide function returned as Feedback, or say clearly what it returned."""
+    """Read what a guide function returned as Feedback, or say clearly what it returned.
+    A dict of name -> number is a set of named scores; ``(dict, text)`` adds words to them."""
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str):
+        if isinstance(value[0], Mapping):
+            return Feedback(text=value[1], scores=value[0])
         return Feedback(text=value[1], score=float(value[0]))
+    if isinstance(value, Mapping):
+        return Feedback(scores=value)
     if isinstance(value, bool):
         return Feedback(text="correct" if value else "incorrect", score=float(value))
     try:
         return Feedback.coerce(value)
     except TypeError:
-        raise TypeError(f"a guide must return Feedback, a score, a text or (score, text); got {type(value).__name__}") from None
+        raise TypeError("a guide must return Feedback, a score, a text, (score, text), named scores {name: number} "
+                        f"or (scores, text); got {type(value).__name__}") from None
 
 
 def as_guide(guide: Any) -> Guide:

@@ -35,7 +35,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..graph import Module, Node, TraceExecutionError, no_trace, node, to_json
+from ..graph import Module, Node, TraceExecutionError, no_trace, to_json
 from ..graph.errors import stops_run
 from ..exec import as_executor
 from ..optim.base import takes_evaluate
@@ -46,6 +46,7 @@ from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
 from .guide import as_guide
 from .progress import ProgressBar
+from .rollouts import Rollout, judge, rollout
 from .sigterm import GracefulSigterm
 
 log = logging.getLogger("trace_opt.train")
@@ -60,12 +61,6 @@ class TrainResult:
     best_val_score: Optional[float]
     reason: str
     history: List[Dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class _Rollout:
-    output: Optional[Node] = None
-    error: Any = None  # the exception, or the executor's RolloutError
 
 
 class Trainer:
@@ -281,17 +276,17 @@ class Trainer:
         picked = order[index * self.batch_size:(index + 1) * self.batch_size]
         return epoch + 1, [self.train[i] for i in picked]
 
-    def _rollouts(self, inputs: List[Any]) -> List[_Rollout]:
+    def _rollouts(self, inputs: List[Any]) -> List[Rollout]:
         self.agent.parameters()  # code parameters exist before a rollout travels (Ray links them back)
-        results = [r if isinstance(r, _Rollout) else _Rollout(error=r)  # r: a RolloutError from the executor
-                   for r in self.executor.map(functools.partial(_rollout, self.agent), inputs)]
+        results = [r if isinstance(r, Rollout) else Rollout(error=r)  # r: a RolloutError from the executor
+                   for r in self.executor.map(functools.partial(rollout, self.agent), inputs)]
         for result in results:  # the model itself is gone (not this rollout's fault): the run stops
             cause = getattr(result.error, "exception", None) or result.error
             if cause is not None and stops_run(cause):
                 raise cause
         return results
 
-    def _send_feedback(self, results: List[_Rollout], batch: List[Tuple[Any, Any]]) -> Tuple[List[float], List[str]]:
+    def _send_feedback(self, results: List[Rollout], batch: List[Tuple[Any, Any]]) -> Tuple[List[float], List[str]]:
         """Judge each output and send its feedback backward (a failed rollout sends its error).
         Returns the scores and a note when the guide raised; on every output, it is broken: raised."""
         scores, failures = [], []
@@ -315,24 +310,9 @@ class Trainer:
         return scores, [f"the guide raised on {len(failures)} of {judged} outputs (scored 0, no feedback): "
                         f"{type(failures[0]).__name__}: {failures[0]}"] if failures else []
 
-    def _judge_row(self, result: _Rollout, target: Any, failures: List[Exception]) -> Tuple[Any, float]:
+    def _judge_row(self, result: Rollout, target: Any, failures: List[Exception]) -> Tuple[Any, float]:
         """(feedback, score); (None, 0.0) when the guide raised, the error added to ``failures``."""
-        from ..llm import BudgetExceeded
-
-        try:
-            return self._judge(result, target)
-        except BudgetExceeded:
-            raise
-        except Exception as exc:  # the guide's own failure: the agent's output is not to blame
-            if stops_run(exc):  # ... unless it is an LLM judge whose model is gone
-                raise
-            failures.append(exc)
-            log.warning("the guide raised on an output (scored 0, no feedback): %s: %s", type(exc).__name__, exc)
-            return None, 0.0
-
-    def _judge(self, result: _Rollout, target: Any) -> Tuple[Any, float]:
-        feedback = self.guide(result.output.data, target)
-        return feedback, (feedback.score if feedback.score is not None else 0.0)
+        return judge(self.guide, result.output.data, target, failures)
 
     def _guard(self, snapshot: Dict[str, Any]) -> List[str]:
         """Undo changes that bloat a parameter or copy a training example into it."""
@@ -396,14 +376,6 @@ class Trainer:
         if self._last_output is not None:
             write_json_atomic(self.run_dir / GRAPH, json.loads(to_json(self._last_output)))
         self._event("checkpoint", step=self.step_count, path=str(path))
-
-
-def _rollout(agent: Module, value: Any) -> _Rollout:
-    """One run of the agent (only the agent travels to where it runs, not the trainer)."""
-    try:
-        return _Rollout(output=node(agent(node(value, name="input"))))
-    except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
-        return _Rollout(error=exc)
 
 
 def _pair(row: Any, which: str) -> Tuple[Any, Any]:

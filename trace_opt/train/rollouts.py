@@ -1,0 +1,70 @@
+"""One rollout: the agent run once on one input, with what it cost.
+
+A rollout that raises is a result (its error becomes feedback), never the trainer's crash. Its
+LLM calls are counted in a scope of their own opened where the rollout runs (a thread, a task,
+a Ray worker), so a search can charge tokens, dollars and seconds to the candidate that spent
+them; with a rollout id its sampled replies are cached under that id, so running the same
+rollout again (after ``resume()``) gets the same samples.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+from ..graph import Module, Node, node
+
+log = logging.getLogger("trace_opt.train")
+
+
+@dataclass
+class Rollout:
+    output: Optional[Node] = None
+    error: Any = None          # the exception, or the executor's RolloutError
+    tokens: int = 0            # LLM tokens the rollout's calls used
+    cost_usd: float = 0.0
+    seconds: float = 0.0       # wall time of the run
+
+
+def rollout(agent: Module, value: Any) -> Rollout:
+    """Run the agent on ``value`` (only the agent travels to where it runs, not the trainer)."""
+    return named_rollout(agent, (None, value))
+
+
+def named_rollout(agent: Module, item: Tuple[Optional[str], Any]) -> Rollout:
+    """Run the agent on ``item = (rollout id or None, value)``, the id keying its sampled replies."""
+    from ..llm import accounting, rollout_scope
+
+    rollout_id, value = item
+    scope = rollout_scope(rollout_id) if rollout_id is not None else contextlib.nullcontext()
+    start = time.perf_counter()
+    output, error = None, None
+    with accounting() as spent, scope:
+        try:
+            output = node(agent(node(value, name="input")))
+        except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
+            error = exc
+    usage = spent.usage
+    return Rollout(output, error, usage.total_tokens, usage.cost_usd, time.perf_counter() - start)
+
+
+def judge(guide: Any, output: Any, target: Any, failures: list) -> Tuple[Any, float]:
+    """(feedback, score) of one output; (None, 0.0) when the guide raised, the error added to
+    ``failures`` (the guide's own failure: the agent's output is not to blame), unless it is an
+    error that stops the run (a budget spent, an LLM judge whose model is gone)."""
+    from ..graph.errors import stops_run
+    from ..llm import BudgetExceeded
+
+    try:
+        feedback = guide(output, target)
+    except BudgetExceeded:
+        raise
+    except Exception as exc:
+        if stops_run(exc):
+            raise
+        failures.append(exc)
+        log.warning("the guide raised on an output (scored 0, no feedback): %s: %s", type(exc).__name__, exc)
+        return None, 0.0
+    return feedback, (feedback.score if feedback.score is not None else 0.0)
