@@ -59,3 +59,54 @@ def exact(output, target):
 TRAIN = [("Hello There My Friend", "HELLO THERE MY FRIEND"), ("Good Morning", "GOOD MORNING"),
          ("Nice Day", "NICE DAY"), ("See You", "SEE YOU")]
 VAL = [("Thanks A Lot", "THANKS A LOT"), ("Bye Now", "BYE NOW")]
+
+
+class ScriptedMutation(Optimizer):
+    """A scripted fake mutation operator for search tests (not an LLM, not a recording): step n
+    sets the parameters named in ``script[n]`` (a dict name -> value) and leaves the rest."""
+
+    def __init__(self, agent, script):
+        super().__init__(agent.parameters(), {})
+        self.by_name = dict(agent.named_parameters())
+        self.script = list(script)
+        self.steps = 0
+
+    def step(self):
+        change = self.script[self.steps % len(self.script)]
+        self.steps += 1
+        for name, value in change.items():
+            self.by_name[name].data = value
+
+    def state_dict(self):
+        return {**super().state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.steps = state["steps"]
+
+
+@to.bundle()
+def styled(case: str, mark: str, text: str) -> str:
+    """The text in the case the parameter says ('upper', 'lower' or as it is), then the mark."""
+    if case == "upper":
+        text = text.upper()
+    elif case == "lower":
+        text = text.lower()
+    return text + mark
+
+
+class Styler(to.Module):
+    """Two parameters a search can change apart: the case and the closing mark."""
+
+    def __init__(self):
+        super().__init__()
+        self.case = to.Parameter("same", description="upper, lower or same")
+        self.mark = to.Parameter("", description="what to end the text with")
+
+    def forward(self, text):
+        return styled(self.case, self.mark, text)
+
+
+# Each row wants some mix of the two changes, so different candidates win different rows.
+STYLE_ROWS = [("Ab", "AB!"), ("Ij", "IJ!"), ("Op", "OP!"), ("Cd", "CD"), ("Kl", "KL"), ("Ef", "Ef!"), ("Mn", "Mn!"),
+              ("gh", "gh")]

@@ -1,6 +1,8 @@
-"""Training loops: a Trainer over datasets, guides that judge outputs, checkpoints and event logs."""
+"""Training loops: a Trainer over datasets, a ParetoSearch over candidates, guides that judge outputs, checkpoints and event logs."""
 from .events import EventLog, read_events
 from .guide import Guide, LLMJudge, as_guide
+from .pareto_search import ParetoSearch, SearchResult
 from .trainer import Trainer, TrainResult
 
-__all__ = ["EventLog", "Guide", "LLMJudge", "Trainer", "TrainResult", "as_guide", "read_events"]
+__all__ = ["EventLog", "Guide", "LLMJudge", "ParetoSearch", "SearchResult", "Trainer", "TrainResult", "as_guide",
+           "read_events"]

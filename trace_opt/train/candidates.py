@@ -49,7 +49,7 @@ class Candidate:
 
     def changed(self, other: "Candidate") -> List[str]:
         """The names of parameters whose values differ from ``other``'s."""
-        return sorted(n for n in self.values if _key(self.values[n]) != _key(other.values.get(n)))
+        return sorted(n for n in self.values if values_key(self.values[n]) != values_key(other.values.get(n)))
 
     def to_json(self) -> Dict[str, Any]:
         record = asdict(self)
@@ -62,7 +62,7 @@ class Pool:
 
     def __init__(self, candidates: Sequence[Candidate] = ()) -> None:
         self.candidates: List[Candidate] = list(candidates)
-        self._by_values = {_key(c.values): c.id for c in self.candidates}
+        self._by_values = {values_key(c.values): c.id for c in self.candidates}
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -77,12 +77,12 @@ class Pool:
             iteration: int = 0) -> Candidate:
         candidate = Candidate(len(self.candidates), dict(values), list(parents), origin, iteration)
         self.candidates.append(candidate)
-        self._by_values[_key(candidate.values)] = candidate.id
+        self._by_values[values_key(candidate.values)] = candidate.id
         return candidate
 
     def find(self, values: Mapping[str, Any]) -> Optional[Candidate]:
         """The candidate that already holds exactly these values, if any (a child seen before)."""
-        found = self._by_values.get(_key(dict(values)))
+        found = self._by_values.get(values_key(dict(values)))
         return None if found is None else self.candidates[found]
 
     def score_matrix(self) -> Dict[int, List[float]]:
@@ -108,8 +108,9 @@ class Pool:
 
 def same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two sets of parameter values are the same (compared as the log shows them)."""
-    return _key(dict(a)) == _key(dict(b))
+    return values_key(dict(a)) == values_key(dict(b))
 
 
-def _key(value: Any) -> str:
+def values_key(value: Any) -> str:
+    """Parameter values (or one value) as a comparable key: JSON as the log shows them."""
     return json.dumps(json_value(value), sort_keys=True, default=repr)
