@@ -75,10 +75,11 @@ def completion_body(text: str | None, prompt_tokens: int = 11, completion_tokens
 class ScriptedProvider:
     """Serve scripted steps on a free loopback port; use as a context manager."""
 
-    def __init__(self, port: int = 0, echo_when_empty: bool = False):
+    def __init__(self, port: int = 0, echo_when_empty: bool = False, count_words: bool = False):
         self.steps: queue.Queue = queue.Queue()
         self.requests: list[dict] = []
         self.echo_when_empty = echo_when_empty
+        self.count_words = count_words  # echo replies report a token per word, not a fixed 11 + 7
         self.stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
@@ -119,7 +120,11 @@ class ScriptedProvider:
         except queue.Empty:
             if self.echo_when_empty:
                 last = [m for m in body.get("messages", []) if m.get("role") == "user"]
-                return Reply(f"echo: {last[-1]['content'] if last else ''}")
+                reply = f"echo: {last[-1]['content'] if last else ''}"
+                if not self.count_words:
+                    return Reply(reply)
+                words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+                return Reply(reply, prompt_tokens=words, completion_tokens=len(reply.split()))
             return Status(500, "scripted provider: script exhausted")
 
 

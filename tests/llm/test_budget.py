@@ -31,11 +31,11 @@ def test_max_calls():
 def test_max_tokens_reached_or_estimate_would_pass():
     budget = Budget(max_tokens=100)
     budget.reserve(est_prompt_tokens=60)
-    budget.record(tokens=80, cost_usd=0.0)
+    budget.record(tokens=80, cost_usd=0.0, est_prompt_tokens=60)
     with pytest.raises(BudgetExceeded, match=r"max_tokens=100; 80 spent \+ 30 estimated"):
         budget.reserve(est_prompt_tokens=30)
     budget.reserve(est_prompt_tokens=20)
-    budget.record(tokens=20, cost_usd=0.0)
+    budget.record(tokens=20, cost_usd=0.0, est_prompt_tokens=20)
     with pytest.raises(BudgetExceeded, match="100 already spent"):
         budget.reserve(est_prompt_tokens=0)
 
@@ -43,12 +43,23 @@ def test_max_tokens_reached_or_estimate_would_pass():
 def test_max_usd_reached_or_estimate_would_pass():
     budget = Budget(max_usd=0.01)
     budget.reserve(est_cost_usd=0.004)
-    budget.record(tokens=10, cost_usd=0.008)
+    budget.record(tokens=10, cost_usd=0.008, est_cost_usd=0.004)
     with pytest.raises(BudgetExceeded, match=r"max_usd=\$0.010000; \$0.008000 spent \+ \$0.003000 estimated"):
         budget.reserve(est_cost_usd=0.003)
     budget.record(tokens=10, cost_usd=0.002)
     with pytest.raises(BudgetExceeded, match="already spent"):
         budget.reserve(est_cost_usd=0.0)
+
+
+def test_calls_in_flight_count_against_the_limit():
+    budget = Budget(max_usd=0.01)
+    budget.reserve(est_cost_usd=0.006)             # sent, no reply yet
+    with pytest.raises(BudgetExceeded, match=r"\$0.000000 spent \+ \$0.011000 estimated"):
+        budget.reserve(est_cost_usd=0.005)         # a parallel rollout's call: together they would pass it
+    budget.release(est_cost_usd=0.006)             # the first failed: its estimate is given back
+    budget.reserve(est_cost_usd=0.005)
+    budget.record(tokens=5, cost_usd=0.004, est_cost_usd=0.005)
+    budget.reserve(est_cost_usd=0.006)             # 0.004 spent + 0.006 = the limit, not past it
 
 
 def test_zero_dollars_still_allows_free_calls():

@@ -2,7 +2,10 @@
 
 A call is refused (`BudgetExceeded`, nothing sent) when it would pass `max_calls`, when
 the tokens or dollars already spent reach their limit, or when this call's estimate
-(prompt tokens; cost of prompt plus any `max_tokens` of completion) would pass it.
+(prompt tokens; cost of prompt plus any `max_tokens` of completion) would pass it, counting the
+estimates of calls still in flight (rollouts in parallel cannot all slip under one limit). With
+`max_tokens` set on the call the dollar limit holds; without it a reply longer than nothing can
+pass it by that reply's cost.
 Cache hits cost nothing and are not counted.
 """
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Budget:
         self._calls = 0
         self._tokens = 0
         self._cost = 0.0
+        self._pending_tokens = 0   # estimates of calls reserved and not yet finished
+        self._pending_cost = 0.0
 
     def __getstate__(self) -> dict:
         """A copy (in a Ray worker, say) starts from what was spent so far and counts on its own:
@@ -69,25 +74,34 @@ class Budget:
             if self.max_tokens is not None:
                 if self._tokens >= self.max_tokens:
                     raise BudgetExceeded("max_tokens", self.max_tokens, self._tokens)
-                if self._tokens + est_prompt_tokens > self.max_tokens:
-                    raise BudgetExceeded("max_tokens", self.max_tokens, self._tokens, est_prompt_tokens)
+                if self._tokens + self._pending_tokens + est_prompt_tokens > self.max_tokens:
+                    raise BudgetExceeded("max_tokens", self.max_tokens, self._tokens,
+                                         self._pending_tokens + est_prompt_tokens)
             if self.max_usd is not None:
                 if self._cost >= self.max_usd and (self.max_usd > 0 or est_cost_usd > 0):
                     raise BudgetExceeded("max_usd", self.max_usd, self._cost)
-                if self._cost + est_cost_usd > self.max_usd:
-                    raise BudgetExceeded("max_usd", self.max_usd, self._cost, est_cost_usd)
+                if self._cost + self._pending_cost + est_cost_usd > self.max_usd:
+                    raise BudgetExceeded("max_usd", self.max_usd, self._cost, self._pending_cost + est_cost_usd)
             self._calls += 1
+            self._pending_tokens += est_prompt_tokens
+            self._pending_cost += est_cost_usd
 
-    def release(self) -> None:
-        """Give back a reserved call that failed without a reply."""
+    def release(self, est_prompt_tokens: int = 0, est_cost_usd: float = 0.0) -> None:
+        """Give back a reserved call that failed without a reply (and its estimate)."""
         with self._lock:
             self._calls = max(0, self._calls - 1)
+            self._settle(est_prompt_tokens, est_cost_usd)
 
-    def record(self, tokens: int, cost_usd: float) -> None:
-        """Add what a finished call spent."""
+    def record(self, tokens: int, cost_usd: float, est_prompt_tokens: int = 0, est_cost_usd: float = 0.0) -> None:
+        """Add what a finished call spent, in place of the estimate it reserved."""
         with self._lock:
             self._tokens += tokens
             self._cost += cost_usd
+            self._settle(est_prompt_tokens, est_cost_usd)
+
+    def _settle(self, est_prompt_tokens: int, est_cost_usd: float) -> None:
+        self._pending_tokens = max(0, self._pending_tokens - est_prompt_tokens)
+        self._pending_cost = max(0.0, self._pending_cost - est_cost_usd)
 
     def __repr__(self) -> str:
         return (f"Budget(max_usd={self.max_usd}, max_tokens={self.max_tokens}, max_calls={self.max_calls}; "

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, NoReturn, Optional, Type, TypeVar, Union
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple, Type, TypeVar, Union
 
 import tenacity
 from pydantic import BaseModel
@@ -68,6 +68,7 @@ class _Request:
     cache: Optional[ResponseCache]
     key: Optional[str]
     budgets: List[Budget] = field(default_factory=list)   # reserved for this call: its own, the scopes'
+    estimate: Tuple[int, float] = (0, 0.0)                 # (prompt tokens, dollars) the budgets reserved
 
 
 class LLM:
@@ -212,6 +213,7 @@ class LLM:
             tokens = provider.estimate_prompt_tokens(self.model, request.messages)
             if any(b.max_usd is not None for b in budgets):
                 cost = provider.cost_usd(self.model, tokens, int(request.params.get("max_tokens") or 0))
+        request.estimate = (tokens, cost)
         try:
             for budget in budgets:
                 budget.reserve(tokens, cost)
@@ -223,7 +225,7 @@ class LLM:
     @staticmethod
     def _release(request: _Request) -> None:
         for budget in request.budgets:
-            budget.release()
+            budget.release(*request.estimate)
         request.budgets = []
 
     def _finish(self, request: _Request, response: Any, started: float) -> str:
@@ -234,7 +236,7 @@ class LLM:
         self._count(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost)
         health.record_answer()
         for budget in request.budgets:
-            budget.record(prompt_tokens + completion_tokens, cost)
+            budget.record(prompt_tokens + completion_tokens, cost, *request.estimate)
         if request.cache is not None and text.strip():
             request.cache.put(request.key, self.model, text, prompt_tokens, completion_tokens)
         log.debug("%s: %d prompt + %d completion tokens, $%.6f, %.2f s", self.model, prompt_tokens,

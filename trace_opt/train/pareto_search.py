@@ -220,7 +220,7 @@ class ParetoSearch:
             with GracefulSigterm() as sigterm:
                 if not len(self.pool):
                     reason = self._seed() or reason
-                while reason == "done" and not self._limit_reached():
+                while reason == "done" and self._limit() is None:
                     if sigterm.received:
                         reason, message = "interrupted", f"SIGTERM: stopped after iteration {self.iteration}"
                         break
@@ -251,8 +251,8 @@ class ParetoSearch:
             raise silent
         if not any(c.scores for c in self.pool):
             raise RuntimeError(f"the search ended ({reason}: {message}) before the seed was validated: no result")
-        if reason == "done" and self._limit_reached():
-            reason = "budget"
+        if reason == "done":
+            reason = self._limit() or reason
         best = self._restore_best()
         self._event("run_end", reason=reason, message=message, best=best.id, best_val_score=best.score,
                     iterations=self.iteration, rollouts=self.rollouts)
@@ -272,10 +272,14 @@ class ParetoSearch:
         self._checkpoint()
         return None if candidate is not None else "budget"
 
-    def _limit_reached(self) -> bool:
+    def _limit(self) -> Optional[str]:
+        """Why the search must end before another iteration: "done" (max_iterations), "budget"
+        (too few rollouts left for a parent's and a child's minibatch), or None."""
         if self.max_iterations is not None and self.iteration >= self.max_iterations:
-            return True
-        return self.max_rollouts is not None and self.rollouts + 2 * self._minibatch_rows() > self.max_rollouts
+            return "done"
+        if self.max_rollouts is not None and self.rollouts + 2 * self._minibatch_rows() > self.max_rollouts:
+            return "budget"
+        return None
 
     def _minibatch_rows(self) -> int:
         return min(self.minibatch_size, len(self.train))
