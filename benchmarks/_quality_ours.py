@@ -1,6 +1,10 @@
 """trace_opt's side of the quality benchmark: each optimizer trains a fresh FewShotAgent, as a
 user would (the Trainer, validation deciding what is kept), and is scored on held-out rows.
 
+ParetoSearch (issue 13) searches a pool of candidates GEPA's way with the same mutation operator as
+the "Trainer:OptoPrime+Demos" row (OptoPrime on the instruction and the code, BootstrapFewShot on
+the demonstrations), held to DSPy GEPA's budget: PARETO_ROLLOUTS agent runs in all.
+
 The agent is one LLM call (instructions, up to 4 demonstrations as earlier chat turns) and a
 trainable code step that cleans the reply (agents/few_shot.py). Every method starts from the
 task's instruction and no demonstrations; calls and tokens are every LLM call of the run,
@@ -13,14 +17,16 @@ import time
 from typing import Any, Dict, List
 
 import trace_opt as to
-from trace_opt.train import Trainer
+from trace_opt.train import ParetoSearch, Trainer
 
 from _quality_tasks import Task, correct
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 from agents.few_shot import FewShotAgent  # noqa: E402
 
-METHODS = ("baseline", "OptoPrime", "TextGrad", "OPRO", "LabeledDemos", "BootstrapFewShot", "MIPRO")
+METHODS = ("baseline", "OptoPrime", "TextGrad", "OPRO", "LabeledDemos", "BootstrapFewShot", "MIPRO",
+           "Trainer:OptoPrime+Demos", "ParetoSearch")
+PARETO_ROLLOUTS = 100  # = GEPA_METRIC_CALLS of _quality_peer.py: DSPy GEPA's budget, in agent runs
 AGENT_TOKENS = 12  # every answer here is one to three words
 
 
@@ -49,6 +55,9 @@ def _optimizer(method: str, agent: FewShotAgent, train: List[tuple]) -> Any:
         return to.optim.BootstrapFewShot([agent.shots], trainset=train, seed=0)
     if method == "MIPRO":
         return to.optim.MIPRO([agent.instructions, agent.shots], llm=llm, trainset=train, seed=0)
+    if method in ("Trainer:OptoPrime+Demos", "ParetoSearch"):  # the whole agent: prompt, code and demos
+        return to.optim.CompositeOptimizer([to.optim.OptoPrime(prompt_and_code, llm=llm),
+                                            to.optim.BootstrapFewShot([agent.shots], trainset=train, seed=0)])
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 
@@ -60,10 +69,18 @@ def run(task: Task, method: str, before: Dict[str, Any]) -> Dict[str, Any]:
     agent = FewShotAgent(to.LLM(max_tokens=AGENT_TOKENS, cache=False), task.instructions, k=4)
     initial = agent.state_dict()
     row = {"lib": "trace_opt", "method": method, "task": task.name, "before": before["after"], "error": None}
+    notes = ""
     with to.llm.accounting() as account:
         try:
             if method == "LabeledDemos":  # labelled rows straight in, spread over the answers: no search
                 _optimizer(method, agent, split["train"]).step()
+            elif method == "ParetoSearch":
+                found = ParetoSearch(agent, _optimizer(method, agent, split["train"]), split["train"], split["val"],
+                                     guide, minibatch_size=3, max_rollouts=PARETO_ROLLOUTS, seed=0,
+                                     progress=False).fit()
+                notes = (f"{found.rollouts} rollouts of max {PARETO_ROLLOUTS}, {found.iterations} iterations, "
+                         f"{len(found.pool)} candidates ({', '.join(c.origin for c in found.pool)}); best #"
+                         f"{found.best.id} val {found.best.score:.2f}; ended: {found.reason}")
             elif method != "baseline":
                 Trainer(agent, _optimizer(method, agent, split["train"]), split["train"], split["val"], guide,
                         batch_size=4, epochs=1, progress=False, seed=0).fit()
@@ -78,7 +95,7 @@ def run(task: Task, method: str, before: Dict[str, Any]) -> Dict[str, Any]:
     extra_calls = before["calls"] if method != "baseline" else 0
     row.update(calls=usage.calls + extra_calls, opt_calls=usage.calls - len(split["test"]) if method != "baseline" else 0,
                tokens=usage.total_tokens + (before["tokens"] if method != "baseline" else 0),
-               wall_s=round(time.perf_counter() - started, 1), changed=describe(agent, initial), notes="")
+               wall_s=round(time.perf_counter() - started, 1), changed=describe(agent, initial), notes=notes)
     return row
 
 

@@ -13,11 +13,12 @@ from typing import Any, Dict, List, Union
 from . import values
 from .graph import graph_section
 from .run import Run, as_dict as _dict, load_run
+from .search import search_sections
 from .svg import Series, line_chart
 
 REPORT = "report.html"
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-_END_REASONS = {"done": "finished all epochs", "early_stop": "stopped early (no improvement)",
+_END_REASONS = {"done": "finished all epochs (a search: all its iterations)", "early_stop": "stopped early (no improvement)",
                 "budget": "stopped by the budget", "interrupted": "interrupted", "error": "stopped by an error"}
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;
@@ -57,12 +58,15 @@ def write_report(run_dir: Union[str, Path], out: Union[str, Path, None] = None) 
 def render_page(run: Run) -> str:
     """The whole page for a loaded run."""
     title = f"trace_opt run: {run.path.name}"
-    body = [f"<h1>{escape(title)}</h1>", _summary(run),
-            "<h2>Scores, cost and tokens</h2>",
-            '<div class="charts">' + _score_chart(run) + _usage_charts(run) + "</div>",
-            "<h2>Steps</h2>", _steps(run),
-            "<h2>Parameters</h2>", _parameters(run),
-            "<h2>Last trace</h2>", graph_section(run.graph_json)]
+    if run.candidates:  # a ParetoSearch: its pool, not a line of steps
+        body = [f"<h1>{escape(title)}</h1>", _summary(run), search_sections(run.candidates, run.iterations)]
+    else:
+        body = [f"<h1>{escape(title)}</h1>", _summary(run),
+                "<h2>Scores, cost and tokens</h2>",
+                '<div class="charts">' + _score_chart(run) + _usage_charts(run) + "</div>",
+                "<h2>Steps</h2>", _steps(run),
+                "<h2>Parameters</h2>", _parameters(run),
+                "<h2>Last trace</h2>", graph_section(run.graph_json)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -85,8 +89,12 @@ def _summary(run: Run) -> str:
             rows.append(("message", end.get("message")))
         rows.append(("best validation score", end.get("best_val_score")))
         rows.append(("ended", _when(end.get("time"))))
-    if run.steps:
-        usage = _dict(run.steps[-1].get("usage"))
+    if run.candidates:
+        rows.append(("candidates", len(run.candidates)))
+        rows.append(("iterations logged", len(run.iterations)))
+    last = (run.steps or run.iterations)[-1:]
+    if last:
+        usage = _dict(last[0].get("usage"))
         rows.append(("LLM usage", f"{usage.get('calls', '?')} calls, {usage.get('total_tokens', '?')} tokens, "
                                   f"${_num(usage.get('cost_usd'), '.4f')}"))
     config = start.get("config")

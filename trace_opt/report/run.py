@@ -23,6 +23,8 @@ class Run:
     end: Optional[Dict[str, Any]]
     resumes: List[Any] = field(default_factory=list)  # the step each resume started from
     graph_json: Optional[str] = None
+    candidates: List[Dict[str, Any]] = field(default_factory=list)  # a search's, one per id
+    iterations: List[Dict[str, Any]] = field(default_factory=list)  # a search's, one per number
 
     @property
     def t0(self) -> Optional[float]:
@@ -44,10 +46,22 @@ def load_run(run_dir: Union[str, Path]) -> Run:
         if event.get("event") == "step":
             by_step[event.get("step")] = event  # a resumed run may repeat a step: the later one counts
     steps = sorted(by_step.values(), key=lambda e: _number(e.get("step")) or 0)
+    candidates = _latest(events, "candidate", "id")   # a resumed search may log one again: the later counts
+    iterations = _latest(events, "iteration", "iteration")
     graph = path / GRAPH
     return Run(path=path, start=starts[0] if starts else {}, steps=steps, end=ends[-1] if ends else None,
                resumes=[s.get("resumed_from") for s in starts if s.get("resumed_from") is not None],
-               graph_json=graph.read_text(encoding="utf-8") if graph.is_file() else None)
+               graph_json=graph.read_text(encoding="utf-8") if graph.is_file() else None,
+               candidates=candidates, iterations=iterations)
+
+
+def _latest(events: List[Dict[str, Any]], kind: str, key: str) -> List[Dict[str, Any]]:
+    """The events of one kind, one per value of ``key`` (the last logged), in key order."""
+    found: Dict[Any, Dict[str, Any]] = {}
+    for event in events:
+        if event.get("event") == kind:
+            found[event.get(key)] = event
+    return sorted(found.values(), key=lambda e: _number(e.get(key)) or 0)
 
 
 def as_dict(value: Any) -> Dict[str, Any]:

@@ -109,3 +109,33 @@ def _fmt(value: float) -> str:
 def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
+
+
+def scatter_chart(title: str, points: Sequence[Tuple[float, float, str]], highlight: Sequence[str] = (),
+                  x_label: str = "", y_label: str = "", highlight_label: str = "") -> str:
+    """An <svg> of labelled points (x, y, label); the highlighted labels drawn larger and joined
+    in x order (a front)."""
+    kept = [(float(x), float(y), str(label)) for x, y, label in points if _finite(x) and _finite(y)]
+    head = (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+            f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">'
+            f'<text x="{LEFT}" y="16" class="title">{escape(title)}</text>')
+    if not kept:
+        return head + f'<text x="{LEFT}" y="{HEIGHT // 2}">no data</text></svg>'
+    x0, x1 = _span([p[0] for p in kept])
+    y0, y1 = _span([p[1] for p in kept])
+    sx = lambda x: LEFT + (x - x0) / (x1 - x0) * (WIDTH - LEFT - RIGHT)  # noqa: E731
+    sy = lambda y: HEIGHT - BOTTOM - (y - y0) / (y1 - y0) * (HEIGHT - TOP - BOTTOM)  # noqa: E731
+    parts = [head, _axes(x0, x1, y0, y1, sx, sy, x_label, y_label)]
+    marked = set(highlight)
+    front = sorted((p for p in kept if p[2] in marked), key=lambda p: p[0])
+    if len(front) > 1:
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y, _ in front)
+        parts.append(f'<polyline fill="none" stroke="#e67e22" stroke-width="1.5" points="{path}"/>')
+    for x, y, label in kept:
+        on = label in marked
+        parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{5 if on else 3}" '
+                     f'fill="{"#e67e22" if on else "#2c7fb8"}"><title>{escape(label)}: {_fmt(x)}, {_fmt(y)}'
+                     f'</title></circle><text x="{sx(x) + 6:.1f}" y="{sy(y) - 4:.1f}">{escape(label)}</text>')
+    if highlight_label:
+        parts.append(_legend([Series(highlight_label, [(0, 0)], "#e67e22")], ""))
+    return "".join(parts) + "</svg>"
