@@ -56,8 +56,8 @@ def _optimizer(method: str, agent: FewShotAgent, train: List[tuple]) -> Any:
     if method == "MIPRO":
         return to.optim.MIPRO([agent.instructions, agent.shots], llm=llm, trainset=train, seed=0)
     if method in ("Trainer:OptoPrime+Demos", "ParetoSearch"):  # the whole agent: prompt, code and demos
-        return to.optim.CompositeOptimizer([to.optim.OptoPrime(prompt_and_code, llm=llm),
-                                            to.optim.BootstrapFewShot([agent.shots], trainset=train, seed=0)])
+        return to.optim.CompositeOptimizer([to.optim.BootstrapFewShot([agent.shots], trainset=train, seed=0),
+                                            to.optim.OptoPrime(prompt_and_code, llm=llm)])
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 

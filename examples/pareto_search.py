@@ -4,7 +4,7 @@ The agent (agents.few_shot.FewShotAgent) names the city a sentence mentions: a s
 to four demonstrations and a code step that cleans the reply. ParetoSearch keeps every candidate
 it validates, scored on each validation row; a parent is drawn from those that are best on some
 row, run on a minibatch of training rows, and its traces and feedback drive the mutation operator
-(OptoPrime rewrites the prompt and the code, BootstrapFewShot proposes demonstrations). A child
+(BootstrapFewShot proposes demonstrations, OptoPrime rewrites the prompt and the code, in turn). A child
 must beat its parent on that minibatch before it is validated; two lineages that changed
 different parameters are merged. The search stops at --rollouts agent runs; each candidate is
 charged the tokens and seconds of its rollouts, so the end shows the front of accuracy against
@@ -54,9 +54,10 @@ def main() -> int:
     train, val, test = rows[:12], rows[12:24], rows[24:]
     agent_llm = to.LLM(max_tokens=12, cache=True)  # unset TRACE_OPT_MODEL = the embedded SmolLM2
     agent = FewShotAgent(agent_llm, INSTRUCTIONS, k=4)
+    # The parts take turns, one a mutation: demonstrations first (what a small model learns most from).
     mutation = to.optim.CompositeOptimizer([
-        to.optim.OptoPrime([agent.instructions, agent.extract.parameter], llm=to.LLM(max_reasks=1)),
-        to.optim.BootstrapFewShot([agent.shots], trainset=train, seed=0)])
+        to.optim.BootstrapFewShot([agent.shots], trainset=train, seed=0),
+        to.optim.OptoPrime([agent.instructions, agent.extract.parameter], llm=to.LLM(max_reasks=1))])
     print(f"model: {agent_llm.model} ({'embedded local server' if agent_llm.local else agent_llm.api_base or 'hosted'})")
     started = time.time()
     before = accuracy(agent, test)

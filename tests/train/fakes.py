@@ -65,9 +65,9 @@ class ScriptedMutation(Optimizer):
     """A scripted fake mutation operator for search tests (not an LLM, not a recording): step n
     sets the parameters named in ``script[n]`` (a dict name -> value) and leaves the rest."""
 
-    def __init__(self, agent, script):
-        super().__init__(agent.parameters(), {})
-        self.by_name = dict(agent.named_parameters())
+    def __init__(self, agent, script, names=None):
+        self.by_name = {n: p for n, p in agent.named_parameters() if names is None or n in names}
+        super().__init__(list(self.by_name.values()), {})
         self.script = list(script)
         self.steps = 0
 

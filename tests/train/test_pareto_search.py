@@ -72,3 +72,18 @@ def test_bad_settings_are_named():
         ParetoSearch(agent, opt, STYLE_ROWS, STYLE_ROWS, exact, max_rollouts=2)
     with pytest.raises(ValueError, match="minibatch_size must be a positive int"):
         ParetoSearch(agent, opt, STYLE_ROWS, STYLE_ROWS, exact, max_iterations=1, minibatch_size=0)
+
+
+def test_a_composites_parts_take_turns_so_each_child_changes_one_part():
+    import trace_opt as to
+
+    agent = Styler()
+    cases = ScriptedMutation(agent, [{"case": "upper"}, {"case": "lower"}], names=["case"])
+    marks = ScriptedMutation(agent, [{"mark": "!"}, {"mark": "?"}], names=["mark"])
+    runner = ParetoSearch(agent, to.optim.CompositeOptimizer([cases, marks]), STYLE_ROWS, STYLE_ROWS, exact,
+                          minibatch_size=len(STYLE_ROWS), max_iterations=2, merge=False, seed=4, progress=False)
+    result = runner.fit()
+    assert (cases.steps, marks.steps) == (1, 1)  # iteration 1 the first part, iteration 2 the second
+    assert [c.changed(result.pool[0]) for c in result.pool[1:]] == [["case"], ["mark"]]
+    with pytest.raises(ValueError, match="mutate must be one of"):
+        ParetoSearch(agent, cases, STYLE_ROWS, STYLE_ROWS, exact, max_iterations=1, mutate="some")

@@ -5,11 +5,14 @@ keeps every candidate it validates, each scored on every validation instance, an
 instance-wise Pareto front of them: whoever is best on some instance stays a possible parent,
 drawn in proportion to the instances it wins. Each iteration draws a parent, runs it on a
 minibatch of training rows (traced), sends the guide's feedback backward and lets the mutation
-optimizer (OptoPrime by default; any optimizer of ours) rewrite the parameters; the child must
+optimizer (OptoPrime by default; any optimizer of ours; a CompositeOptimizer's parts take turns,
+GEPA's round robin over modules) rewrite the parameters; the child must
 beat its parent on that same minibatch before it earns a full validation and a place in the
 pool. After a child is accepted the next iteration tries a merge: two front members that
 changed different parameters since a common ancestor make a child with both changes, gated the
-same way. A child whose values are already in the pool costs nothing.
+same way. A child whose values are already in the pool costs nothing. The mutation operator proposes one
+child and the gate judges it; an optimizer that scores candidates of its own (BootstrapFewShot,
+MIPRO) is handed the minibatch to score them on only with ``evaluate_candidates=True``.
 
 Every validation rollout is charged its tokens, dollars and seconds (the LLM layer's accounting,
 opened inside the rollout), so the result offers the front of score against cost, the cheapest
@@ -40,7 +43,7 @@ from ..graph import Module, TraceExecutionError, no_trace
 from ..graph.errors import stops_run
 from ..graph.serialize import remove_stale_temps
 from ..optim.base import takes_evaluate
-from ..optim.composite import as_optimizer
+from ..optim.composite import CompositeOptimizer, as_optimizer
 from ..optim.report import StepReport
 from . import pareto_front
 from .candidates import Candidate, Pool, values_key
@@ -56,6 +59,7 @@ from .trainer import _pair
 log = logging.getLogger("trace_opt.train")
 SELECTIONS = ("pareto", "rank", "weights")
 COSTS = ("auto", "usd", "tokens")
+MUTATE = ("one", "all")  # a composite's parts: one a mutation in turn (GEPA's round robin), or all at once
 
 
 class _OutOfRollouts(Exception):
@@ -107,7 +111,8 @@ class ParetoSearch:
                  val: Optional[Sequence[Any]] = None, guide: Any = None, *, minibatch_size: int = 3,
                  max_rollouts: Optional[int] = None, max_iterations: Optional[int] = None, budget: Any = None,
                  merge: bool = True, selection: str = "pareto", weights: Optional[Mapping[str, float]] = None,
-                 cost: str = "auto", perfect_score: Optional[float] = 1.0, executor: Any = None,
+                 cost: str = "auto", perfect_score: Optional[float] = 1.0, mutate: str = "one",
+                 evaluate_candidates: bool = False, executor: Any = None,
                  checkpoint_dir: Union[str, Path, None] = None, seed: int = 0, progress: Optional[bool] = None,
                  callbacks: Sequence[Callable[["ParetoSearch", Dict[str, Any]], Any]] = (), llm: Any = None) -> None:
         from ..llm import Account, Budget
@@ -146,6 +151,9 @@ class ParetoSearch:
             raise ValueError('selection="weights" needs weights={objective: weight}, e.g. {"score": 1, "cost": -10}')
         if cost not in COSTS:
             raise ValueError(f"cost must be one of {COSTS}, got {cost!r}")
+        if mutate not in MUTATE:
+            raise ValueError(f"mutate must be one of {MUTATE}, got {mutate!r}")
+        self.mutate, self.evaluate_candidates = mutate, bool(evaluate_candidates)
         self.minibatch_size, self.max_rollouts, self.max_iterations = minibatch_size, max_rollouts, max_iterations
         self.budget, self.merge, self.selection, self.cost = budget, bool(merge), selection, cost
         self.weights = dict(weights or {})
@@ -274,10 +282,12 @@ class ParetoSearch:
 
     def _limit(self) -> Optional[str]:
         """Why the search must end before another iteration: "done" (max_iterations), "budget"
-        (too few rollouts left for a parent's and a child's minibatch), or None."""
+        (too few rollouts left to run a parent and a child on a minibatch and validate the child:
+        an iteration that could not finish is not begun), or None."""
         if self.max_iterations is not None and self.iteration >= self.max_iterations:
             return "done"
-        if self.max_rollouts is not None and self.rollouts + 2 * self._minibatch_rows() > self.max_rollouts:
+        needs = 2 * self._minibatch_rows() + len(self.val)  # a parent's and a child's minibatch, a validation
+        if self.max_rollouts is not None and self.rollouts + needs > self.max_rollouts:
             return "budget"
         return None
 
@@ -312,11 +322,13 @@ class ParetoSearch:
             record["reason"] = "the parent is perfect on the minibatch: nothing to learn from it"
             return record
         seen: Dict[str, float] = {}
-        if takes_evaluate(self.optimizer):
-            stepped = self.optimizer.step(evaluate=functools.partial(self._minibatch_score, batch, number, seen))
+        mutation = self._mutation_operator(number)
+        if self.evaluate_candidates and takes_evaluate(mutation):
+            stepped = mutation.step(evaluate=functools.partial(self._minibatch_score, batch, number, seen))
         else:
-            stepped = self.optimizer.step()
-        report = StepReport.of(stepped, type(self.optimizer).__name__)
+            stepped = mutation.step()
+        report = StepReport.of(stepped, type(mutation).__name__)
+        record["operator"] = type(mutation).__name__
         child_values = self.agent.state_dict()
         self.agent.load_state_dict(parent.values)
         record["proposals"] = [{"name": p.name, "value": json_value(p.value), "accepted": p.accepted,
@@ -324,6 +336,15 @@ class ParetoSearch:
         notes = report.skip_reasons()
         return self._gate(number, record, child_values, [parent.id], sum(parent_scores), batch, seen,
                           "mutation", notes)
+
+    def _mutation_operator(self, number: int) -> Any:
+        """What mutates this iteration: with ``mutate="one"`` a CompositeOptimizer's parts take turns
+        (each child then differs from its parent in one part's parameters, which is what merges
+        recombine); otherwise the whole optimizer."""
+        parts = getattr(self.optimizer, "optimizers", None) if isinstance(self.optimizer, CompositeOptimizer) else None
+        if self.mutate == "all" or not parts:
+            return self.optimizer
+        return parts[(number - 1) % len(parts)]
 
     def _try_merge(self, number: int) -> Optional[Dict[str, Any]]:
         """A merge of two front members, gated like a mutation; None when no pair can merge."""
