@@ -124,6 +124,22 @@ def test_off_by_default_when_sampling(make_llm, provider):
     assert forced("hi") == "d" and forced("hi") == "d"
 
 
+def test_samples_inside_a_named_rollout_are_kept_under_its_id(make_llm, provider):
+    from trace_opt.llm import rollout_scope
+
+    provider.script(Reply("a"), Reply("b"), Reply("c"), Reply("d"))
+    llm = make_llm(cache=None, temperature=0.7)
+    with rollout_scope("r1"):
+        first = [llm("hi"), llm("hi")]           # two identical samples in one rollout: two draws
+    with rollout_scope("r1"):
+        again = [llm("hi"), llm("hi")]           # the rollout run again (a resume, a replay): the same draws
+    with rollout_scope("r2"):
+        other = llm("hi")                        # another rollout draws its own
+    assert first == ["a", "b"] and again == first and other == "c"
+    assert len(provider.requests) == 3 and llm.usage.cache_hits == 2
+    assert llm("hi") == "d"                      # outside a rollout a sample is not cached
+
+
 def test_disabled(make_llm, provider):
     provider.script(Reply("a"), Reply("b"))
     llm = make_llm(cache=False)
