@@ -70,6 +70,28 @@ def verdict(rows: list, task: str) -> str:
             f" -> >= its accuracy at <= its calls: {met}")
 
 
+def search_verdict(rows: list, task: str) -> str:
+    """Issue 13's judgement: ParetoSearch against DSPy GEPA (at the same rollout budget) and
+    against the single-line Trainer driving the same mutation operator."""
+    def find(lib: str, method: str):
+        return next((r for r in reversed(rows) if r["task"] == task and r["lib"] == lib and r["method"] == method), None)
+
+    ours, gepa, line = find("trace_opt", "ParetoSearch"), find("dspy", "GEPA"), find("trace_opt", "Trainer:OptoPrime+Demos")
+    if ours is None or ours.get("after") is None:
+        return f"{task}: no ParetoSearch result"
+    parts = [f"{task}: ParetoSearch {ours['after']:.2f}"]
+    if gepa is None:
+        parts.append("no DSPy GEPA row")
+    elif gepa.get("after") is None:
+        parts.append(f"DSPy GEPA failed ({gepa.get('error')})")
+    else:
+        parts.append(f"DSPy GEPA {gepa['after']:.2f} -> {'>=' if ours['after'] >= gepa['after'] else 'BELOW'} it")
+    if line is not None and line.get("after") is not None:
+        parts.append(f"Trainer with the same operator {line['after']:.2f} -> "
+                     f"{'>=' if ours['after'] >= line['after'] else 'BELOW'} it")
+    return "; ".join(parts)
+
+
 def fmt(row: dict) -> tuple:
     before = "—" if row.get("before") is None else f"{row['before']:.2f}"
     after = "—" if row.get("after") is None else f"{row['after']:.2f}"
@@ -149,6 +171,8 @@ def report(rows: list, tasks: list, header: str, wall: float | None, save: Path 
     with contextlib.redirect_stdout(buffer):
         print_table(table)
     lines += buffer.getvalue().splitlines() + [""] + [verdict(rows, t.name) for t in tasks]
+    if any(r["method"] == "ParetoSearch" for r in rows):
+        lines += [""] + [search_verdict(rows, t.name) for t in tasks]
     if wall is not None:
         lines.append(f"\ntotal wall time {wall:.0f} s")
     text = "\n".join(lines)
