@@ -87,3 +87,39 @@ def test_a_composites_parts_take_turns_so_each_child_changes_one_part():
     assert [c.changed(result.pool[0]) for c in result.pool[1:]] == [["case"], ["mark"]]
     with pytest.raises(ValueError, match="mutate must be one of"):
         ParetoSearch(agent, cases, STYLE_ROWS, STYLE_ROWS, exact, max_iterations=1, mutate="some")
+
+
+def test_the_same_search_on_asyncio_gives_the_same_pool():
+    def pool_of(executor):
+        agent = Styler()
+        runner = ParetoSearch(agent, ScriptedMutation(agent, [{"case": "upper"}, {"mark": "!"}]), STYLE_ROWS,
+                              STYLE_ROWS, exact, minibatch_size=len(STYLE_ROWS), max_iterations=3, seed=4,
+                              executor=executor, progress=False)
+        return [(c.values, c.scores, c.parents) for c in runner.fit().pool]
+
+    assert pool_of("async") == pool_of(None) and len(pool_of(None)) == 4
+
+
+def named(output, target):
+    """Two named scores: the exact answer, and the case alone."""
+    return {"exact": float(output == target), "case": float(output.rstrip("!") == target.rstrip("!"))}
+
+
+def test_named_scores_are_kept_per_candidate_and_weights_rank_them():
+    import trace_opt as to
+
+    assert to.Feedback(scores={"b": 1, "a": 0.5}).score == 0.75 and to.Feedback(scores={"a": 1}).named == {"a": 1.0}
+    with pytest.raises(ValueError, match="'a' must be a finite number"):
+        to.Feedback(scores={"a": float("nan")})
+    agent = Styler()
+    runner = ParetoSearch(agent, ScriptedMutation(agent, [{"case": "upper"}, {"mark": "!"}]), STYLE_ROWS,
+                          STYLE_ROWS, named, minibatch_size=len(STYLE_ROWS), max_iterations=3, seed=4,
+                          weights={"case": 1.0}, progress=False)
+    result = runner.fit()
+    assert set(result.pool[0].named) == {"exact", "case"}
+    assert result.pool[0].objectives("tokens")["case"] == pytest.approx(3 / 8)  # left as it is: Ef, Mn, gh
+    best_case = max(c.objectives("tokens")["case"] for c in result.pool)
+    assert result.best.objectives("tokens")["case"] == best_case
+    with pytest.raises(ValueError, match="weights name objectives"):
+        ParetoSearch(agent, ScriptedMutation(agent, [{}]), STYLE_ROWS, STYLE_ROWS, named, max_iterations=1,
+                     weights={"speed": 1.0}, progress=False).fit()
