@@ -27,9 +27,7 @@ def line_chart(title: str, series: List[Series], x_label: str = "step", y_label:
     """An <svg> element plotting the series on shared axes; a note when nothing is plottable.
     ``from_zero`` starts the y axis at 0 (for cumulative totals)."""
     points = [p for s in series for p in s.points]
-    head = (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-            f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">'
-            f'<text x="{LEFT}" y="16" class="title">{escape(title)}</text>')
+    head = _head(title)
     if not points:
         return head + f'<text x="{LEFT}" y="{HEIGHT // 2}">no data</text></svg>'
     x0, x1 = _span([p[0] for p in points])
@@ -51,6 +49,13 @@ def line_chart(title: str, series: List[Series], x_label: str = "step", y_label:
                          f'</title></circle>')
     parts.append(_legend(series, mark_label if any(s.marks for s in series) else ""))
     return "".join(parts) + "</svg>"
+
+
+def _head(title: str) -> str:
+    """The opening of a chart's <svg> and its title."""
+    return (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+            f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">'
+            f'<text x="{LEFT}" y="16" class="title">{escape(title)}</text>')
 
 
 def _axes(x0, x1, y0, y1, sx, sy, x_label: str, y_label: str) -> str:
@@ -116,9 +121,7 @@ def scatter_chart(title: str, points: Sequence[Tuple[float, float, str]], highli
     """An <svg> of labelled points (x, y, label); the highlighted labels drawn larger and joined
     in x order (a front)."""
     kept = [(float(x), float(y), str(label)) for x, y, label in points if _finite(x) and _finite(y)]
-    head = (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-            f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">'
-            f'<text x="{LEFT}" y="16" class="title">{escape(title)}</text>')
+    head = _head(title)
     if not kept:
         return head + f'<text x="{LEFT}" y="{HEIGHT // 2}">no data</text></svg>'
     x0, x1 = _span([p[0] for p in kept])

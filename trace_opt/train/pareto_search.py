@@ -33,13 +33,12 @@ import logging
 import math
 import random
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..exec import as_executor
-from ..graph import Module, TraceExecutionError, no_trace
+from ..graph import Module, no_trace
 from ..graph.errors import stops_run
 from ..graph.serialize import remove_stale_temps
 from ..optim.base import takes_evaluate
@@ -52,7 +51,8 @@ from .events import EventLog, json_value
 from .guide import as_guide
 from .merge import describe, merge, merge_pairs
 from .progress import ProgressBar
-from .rollouts import Rollout, judge, named_rollout
+from .rollouts import Rollout, judge, named_rollout, send_feedback
+from .search_result import SearchResult
 from .sigterm import GracefulSigterm
 from .trainer import _pair
 
@@ -65,43 +65,6 @@ MUTATE = ("one", "all")  # a composite's parts: one a mutation in turn (GEPA's r
 class _OutOfRollouts(Exception):
     """The next evaluation would pass ``max_rollouts``: the search ends before it."""
 
-
-@dataclass
-class SearchResult:
-    """What a search found: the pool with lineage and scores, the best candidate, why it ended."""
-
-    pool: Pool
-    best: Candidate
-    reason: str
-    iterations: int
-    rollouts: int
-    cost: str  # what "cost" means in the front: "usd" or "tokens" per rollout
-
-    @property
-    def best_val_score(self) -> float:
-        return self.best.score
-
-    def points(self) -> Dict[int, Tuple[float, float]]:
-        return {c.id: (c.score, c.objectives(self.cost)["cost"]) for c in self.pool if c.scores}
-
-    def front(self) -> List[Candidate]:
-        """The candidates no other beats on both score and cost, cheapest first."""
-        points = self.points()
-        ranks = pareto_front.pareto_ranks({i: (s, -c) for i, (s, c) in points.items()})
-        return sorted((self.pool[i] for i in (ranks[0] if ranks else [])), key=lambda c: points[c.id][1])
-
-    def instance_front(self) -> Dict[int, int]:
-        """{candidate id: validation instances it is best on}: GEPA's front."""
-        return pareto_front.instance_front(self.pool.score_matrix())
-
-    def cheapest_within(self, epsilon: float) -> Candidate:
-        """The cheapest candidate whose score is within ``epsilon`` of the best score."""
-        return self.pool[pareto_front.cheapest_within(self.points(), epsilon)]
-
-    def best_within(self, cost_cap: float) -> Optional[Candidate]:
-        """The best-scoring candidate whose cost per rollout is at most ``cost_cap`` (None if none)."""
-        found = pareto_front.best_within_cost(self.points(), cost_cap)
-        return None if found is None else self.pool[found]
 
 
 class ParetoSearch:
@@ -316,7 +279,7 @@ class ParetoSearch:
         self.agent.load_state_dict(parent.values)
         self.optimizer.zero_feedback()
         results = self._run(batch, f"i{number}:parent", traced=True)
-        parent_scores = self._send_feedback(results, batch)
+        parent_scores = send_feedback(self.guide, results, batch)[0]
         record["parent_score"] = mean(parent_scores)
         if self.perfect_score is not None and all(s >= self.perfect_score for s in parent_scores):
             record["reason"] = "the parent is perfect on the minibatch: nothing to learn from it"
@@ -458,25 +421,6 @@ class ParetoSearch:
             if cause is not None and stops_run(cause):
                 raise cause
         return results
-
-    def _send_feedback(self, results: List[Rollout], batch: List[Tuple[Any, Any]]) -> List[float]:
-        scores, failures = [], []
-        for result, (_, target) in zip(results, batch):
-            if result.output is None:
-                error = result.error
-                failed = error.node if isinstance(error, TraceExecutionError) else getattr(error, "node", None)
-                if failed is not None:
-                    failed.backward(f"The run raised an error: {error}")
-                scores.append(0.0)
-                continue
-            feedback, score = judge(self.guide, result.output.data, target, failures)
-            if feedback is not None:
-                result.output.backward(feedback)
-            scores.append(score)
-        judged = sum(r.output is not None for r in results)
-        if failures and len(failures) == judged:
-            raise failures[0]  # the guide fails on every output: it is broken, not the agent
-        return scores
 
     def _minibatch(self, number: int) -> List[Tuple[Any, Any]]:
         """Iteration ``number``'s training rows: epochs of a seeded shuffle, cut in order."""

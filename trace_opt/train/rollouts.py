@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ..graph import Module, Node, node
 
@@ -68,3 +68,30 @@ def judge(guide: Any, output: Any, target: Any, failures: list) -> Tuple[Any, fl
         log.warning("the guide raised on an output (scored 0, no feedback): %s: %s", type(exc).__name__, exc)
         return None, 0.0
     return feedback, (feedback.score if feedback.score is not None else 0.0)
+
+
+def send_feedback(guide: Any, results: List[Rollout], batch: List[Tuple[Any, Any]]) -> Tuple[List[float], list, Any]:
+    """Judge each output and send its feedback backward (a failed rollout sends its error to the
+    node that raised). Returns the scores, the guide's failures and the last output fed; a guide
+    that raised on every output is broken, not the agent: its first error is raised."""
+    from ..graph import TraceExecutionError
+
+    scores, failures, last = [], [], None
+    for result, (_, target) in zip(results, batch):
+        if result.output is None:
+            error = result.error  # an exception, or the executor's RolloutError
+            failed = error.node if isinstance(error, TraceExecutionError) else getattr(error, "node", None)
+            if failed is not None:
+                failed.backward(f"The run raised an error: {error}")
+            log.info("rollout failed: %s: %s", type(error).__name__, error)
+            scores.append(0.0)
+            continue
+        feedback, score = judge(guide, result.output.data, target, failures)
+        if feedback is not None:
+            result.output.backward(feedback)
+            last = result.output
+        scores.append(score)
+    judged = sum(result.output is not None for result in results)
+    if failures and len(failures) == judged:
+        raise failures[0]
+    return scores, failures, last

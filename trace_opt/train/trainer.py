@@ -35,7 +35,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..graph import Module, Node, TraceExecutionError, no_trace, to_json
+from ..graph import Module, Node, no_trace, to_json
 from ..graph.errors import stops_run
 from ..exec import as_executor
 from ..optim.base import takes_evaluate
@@ -46,7 +46,7 @@ from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
 from .guide import as_guide
 from .progress import ProgressBar
-from .rollouts import Rollout, judge, rollout
+from .rollouts import Rollout, judge, rollout, send_feedback
 from .sigterm import GracefulSigterm
 
 log = logging.getLogger("trace_opt.train")
@@ -289,24 +289,9 @@ class Trainer:
     def _send_feedback(self, results: List[Rollout], batch: List[Tuple[Any, Any]]) -> Tuple[List[float], List[str]]:
         """Judge each output and send its feedback backward (a failed rollout sends its error).
         Returns the scores and a note when the guide raised; on every output, it is broken: raised."""
-        scores, failures = [], []
-        for result, (_, target) in zip(results, batch):
-            if result.output is not None:
-                feedback, score = self._judge_row(result, target, failures)
-                if feedback is not None:
-                    result.output.backward(feedback)
-                    self._last_output = result.output
-            else:
-                score = 0.0
-                error = result.error  # an exception, or the executor's RolloutError
-                failed = error.node if isinstance(error, TraceExecutionError) else getattr(error, "node", None)
-                if failed is not None:
-                    failed.backward(f"The run raised an error: {error}")
-                log.info("rollout failed: %s: %s", type(error).__name__, error)
-            scores.append(score)
+        scores, failures, last = send_feedback(self.guide, results, batch)
+        self._last_output = last or self._last_output
         judged = sum(result.output is not None for result in results)
-        if failures and len(failures) == judged:
-            raise failures[0]
         return scores, [f"the guide raised on {len(failures)} of {judged} outputs (scored 0, no feedback): "
                         f"{type(failures[0]).__name__}: {failures[0]}"] if failures else []
 
