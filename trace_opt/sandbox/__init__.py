@@ -1,16 +1,20 @@
-"""Isolated execution of code proposed by an LLM (stdlib only; imports nothing of trace_opt).
+"""Execution of code proposed by an LLM, isolated by the kernel (stdlib only; imports nothing of trace_opt).
 
-`check` is the static policy check; `run` checks, then calls the function in a fresh, limited
-interpreter (plain-data arguments); `run_forked` calls it in a forked, limited child, for calls
-that need this process's objects (a method's instance); `run_trusted` is the explicit
-in-process opt-out; `host_builtins` keeps the policy's limits on accepted code that runs in
-this process. See `Policy.widen` to allow more.
+`check` is the static policy check: a fast pre-filter that tells the LLM what it may not use,
+not a boundary. The boundary is the worker process (isolation.py: bubblewrap's namespaces,
+seccomp, rlimits, a scratch tmpfs, no environment) that every untrusted call runs in:
+`IsolatedFunction` calls code there with plain-data arguments, `run` checks and calls once.
+`run_trusted` is the explicit in-process opt-out for code the user wrote. `bounded_json.loads`
+is the parser for any untrusted JSON text. See `Policy.widen` to allow more.
 """
-from .forked import run_forked
-from .host import host_builtins
+from .bounded_json import loads as bounded_loads
+from .function import CandidateRaised, IsolatedFunction, Surface
+from .isolation import IsolationUnavailable
 from .policy import DEFAULT_POLICY, Policy
 from .runner import SandboxResult, run
 from .static import check
 from .trusted import run_trusted
+from .worker import CallFailed
 
-__all__ = ["DEFAULT_POLICY", "Policy", "SandboxResult", "check", "host_builtins", "run", "run_forked", "run_trusted"]
+__all__ = ["CallFailed", "CandidateRaised", "DEFAULT_POLICY", "IsolatedFunction", "IsolationUnavailable",
+           "Policy", "SandboxResult", "Surface", "bounded_loads", "check", "run", "run_trusted"]

@@ -46,6 +46,9 @@ class Policy:
     recursion_limit: int = 1000
     max_output_chars: int = 10_000     # per stream; the rest is dropped
     max_open_files: int = 64
+    max_result_bytes: int = 1024 * 1024  # a return value, encoded; more is a failed call
+    max_depth: int = 100               # nesting of a value that crosses to or from the worker
+    scratch_mb: int = 16               # the worker's private tmpfs, and its largest file
     check_static: bool = True          # False only to test the run-time layer on its own
 
     def widen(self, modules=(), names=(), attributes=(), allow_write=None, **changes) -> "Policy":
