@@ -1,10 +1,13 @@
 """bundle: functions as traced operations, trainable code, errors as feedback."""
 import builtins
+import os
 
 import pytest
 
 import trace_opt as to
 from trace_opt.graph import MessageNode
+from trace_opt.graph.isolated import IsolatedCode
+from trace_opt.sandbox import DEFAULT_POLICY
 
 
 @to.bundle()
@@ -150,16 +153,16 @@ def test_bundle_under_no_trace_returns_an_unlinked_node():
     assert out.data == "A!" and out.parents == ()
 
 
-def test_changed_code_runs_with_the_parameters_code_builtins_and_the_original_with_the_real_ones():
+def test_changed_code_runs_with_the_parameters_code_runner_and_the_original_in_process():
     @to.bundle(trainable=True)
     def count(text):
         return len(text)
 
     param = count.parameter
-    param.code_builtins = {k: v for k, v in vars(builtins).items() if k != "len"}  # a policy that took len away
+    param.code_runner = IsolatedCode(DEFAULT_POLICY)
     assert count("abc").data == 3  # the user's own code is untouched
-    param.data = "def count(text):\n    return len(text) + 1\n"
-    with pytest.raises(to.TraceExecutionError, match="NameError: name 'len' is not defined"):
-        count("abc")
-    param.code_builtins = None  # recompiled with the real builtins when they change
-    assert count("abc").data == 4
+    param.data = "def count(text):\n    import os\n    return os.getpid() + len(text)\n"
+    with pytest.raises(to.TraceExecutionError, match="imported os, not allowed"):
+        count("abc")  # ran in a worker, under the policy
+    param.code_runner = None  # compiled in this process when the runner goes
+    assert count("abc").data == os.getpid() + 3

@@ -8,6 +8,8 @@ import pytest
 import trace_opt as to
 from trace_opt.graph.kinds import Spec
 from trace_opt.optim import OptoPrime
+from trace_opt.graph.isolated import IsolatedCode
+from trace_opt.sandbox import DEFAULT_POLICY
 
 from .scripted_llm import ScriptedLLM
 
@@ -63,17 +65,17 @@ def test_building_an_optimizer_leaves_code_alone_and_installing_brings_the_polic
     OptoPrime(agent.parameters(), llm=ScriptedLLM([]))
     trusted = OptoPrime(agent.parameters(), llm=ScriptedLLM([{"suggestion": {"double": GOOD}}]),
                         code_trial=to.optim.CodeTrial(trusted=True))
-    assert param.code_builtins is None                       # two optimizers built: nothing changed
+    assert param.code_runner is None                         # two optimizers built: nothing changed
     guarded = OptoPrime(agent.parameters(), llm=ScriptedLLM([{"suggestion": {"double": GOOD}}]))
     agent(to.node(3)).backward("wrong")
     assert guarded.step().updated == {"double": GOOD}
-    assert param.code_builtins is not None and param.code_builtins["open"] is not builtins.open   # the policy's
-    assert param.code_builtins["len"] is builtins.len
+    assert param.code_runner == IsolatedCode(DEFAULT_POLICY)  # accepted code runs isolated, under the policy
+    assert agent(to.node(3)).data == 6                       # ... in a worker, not here
     assert trusted.parameters() == [param]                   # the trusted one did not overwrite it
     restored = OptoPrime(agent.parameters(), llm=ScriptedLLM([]))
-    param.code_builtins = None
-    restored.load_state_dict(guarded.state_dict())           # a resumed run: its code keeps the policy
-    assert param.code_builtins is not None and param.code_builtins["open"] is not builtins.open
+    param.code_runner = None
+    restored.load_state_dict(guarded.state_dict())           # a resumed run: its code stays isolated
+    assert param.code_runner == IsolatedCode(DEFAULT_POLICY)
 
 
 def test_a_bug_in_propose_is_raised_not_logged_as_no_proposal():

@@ -192,7 +192,7 @@ def test_code_that_raises_after_it_was_installed_is_reverted_and_reported():
     info.value.node.backward(str(info.value))
     report = opt.step()
     assert solver.extract.parameter.data == original
-    assert "raised (IndexError) list index out of range; it was reverted" in report.notes[0]
+    assert "raised (IndexError) list index out of range (line 2); it was reverted" in report.notes[0]
     assert "it was reverted" in llm.calls[1]["messages"][1]["content"]
 
 

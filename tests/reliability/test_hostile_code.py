@@ -2,8 +2,8 @@
 
 The optimizer's LLM is a scripted fake (tests/optim/scripted_llm.py), NOT a recording: it
 proposes one hostile version of a method's code per step. Each is refused with its reason
-(by the static policy, or by the forked, limited trial run on the step's recorded inputs:
-the method's instance included), the trainer carries on, a good proposal afterwards is
+(by the static policy, or by the trial run in an isolated worker on the step's recorded
+inputs: the method's instance as a snapshot), the trainer carries on, a good proposal afterwards is
 still installed, and this process is unchanged: no file appears outside the run dir, the
 environment, cwd and `os`/`sys` functions are as they were.
 """
@@ -54,31 +54,31 @@ def hostile_cases(outside):
         ("os.system", f"    import os\n    os.system('touch {pwned}')\n    return question\n",
          "imported os, not allowed", "ImportError: imported os, not allowed"),
         ("os.system via the module's os", f"    os.system('touch {pwned}')\n    return question\n",
-         "used attribute system, not allowed", "PermissionError: os.system is not allowed in the sandbox"),
+         "used attribute system, not allowed", "name 'os' (a module os, not allowed by the code policy) is not available"),
         ("read /etc/passwd", "    return open('/etc/passwd').read()\n",
          "opened /etc/passwd, outside the sandbox dir, not allowed",
          "opened /etc/passwd, outside the sandbox dir, not allowed"),
         ("write a file", f"    open('{pwned}', 'w').write('x')\n    return question\n",
-         "opened a file for writing, not allowed", "outside the sandbox dir, not allowed"),
+         "opened a file for writing, not allowed", "for writing, not allowed"),
         ("fork", "    os.fork()\n    return question\n",
-         "used attribute fork, not allowed", "PermissionError: os.fork is not allowed in the sandbox"),
+         "used attribute fork, not allowed", "name 'os' (a module os, not allowed by the code policy) is not available"),
         ("20 GB allocation", "    block = bytearray(20 * 1024 ** 3)\n    return question\n",
          "MemoryError: exceeded the memory limit", "MemoryError: exceeded the memory limit"),
         ("deep recursion", "    def down(n):\n        return down(n + 1)\n    return down(0)\n",
          "RecursionError: exceeded the recursion limit", "RecursionError: exceeded the recursion limit"),
         ("sys.exit", "    sys.exit(3)\n", "used attribute exit, not allowed",
-         "PermissionError: sys.exit is not allowed in the sandbox"),
+         "name 'sys' (a module sys, not allowed by the code policy) is not available"),
         ("raise SystemExit", "    raise SystemExit(3)\n", "SystemExit: 3", "SystemExit: 3"),
-        ("leak a key it can reach", "    raise ValueError('key: ' + PLANTED_KEY)\n", "ValueError: key: ***",
-         "ValueError: key: ***"),
+        ("leak a key it can reach", "    raise ValueError('key: ' + PLANTED_KEY)\n",
+         "name 'PLANTED_KEY' (a value whose name looks like a credential) is not available",
+         "name 'PLANTED_KEY' (a value whose name looks like a credential) is not available"),
         ("kill the trainer through typing.sys", "    import typing\n    p = typing.sys.modules['posix']\n"
          "    p.killpg(p.getpgid(p.getppid()), 9)\n", "used typing.sys (module sys), not allowed",
-         "PermissionError: os.killpg is not allowed in the sandbox"),
+         "PermissionError: [Errno 1] Operation not permitted"),
         ("attribute by string", "    import operator, json\n    g = operator.attrgetter('__globals__')(json.dumps)\n"
          "    return question\n", "used attribute attrgetter, not allowed", None),
         ("caught refusal, then harmless", f"    try:\n        open('{pwned}', 'w')\n    except Exception:\n"
-         "        pass\n    return question\n", "opened a file for writing, not allowed",
-         "refused in the sandbox (the candidate caught it): opened"),
+         "        pass\n    return question\n", "opened a file for writing, not allowed", None),
         # Attribute escapes are the static check's to stop (a run-time guard alone would not).
         ("escape through __subclasses__", "    return str(().__class__.__bases__[0].__subclasses__())\n",
          "used attribute __subclasses__, not allowed", None),
@@ -155,23 +155,27 @@ def test_code_trial_settings_are_checked():
         to.optim.OptoPrime([to.Parameter("x")], llm=ScriptedLLM([]), code_trial=True)
 
 
-def test_code_that_behaves_in_its_trial_and_misbehaves_later_still_keeps_the_policy():
-    """Installed code runs in this process with the policy's builtins: no open, no import outside
-    the allow-list (also for code that never met the static check, e.g. loaded from a checkpoint
-    written under another policy); the explicit opt-out runs with the real ones."""
-    sleeper = (HEADER + "    self.reads = getattr(self, 'reads', 0) + 1\n"
-               "    if self.reads > 1:\n"
+def test_code_that_behaves_in_its_trial_and_misbehaves_later_still_runs_isolated():
+    """A time bomb (a counter kept in a module of its warm worker) passes its trial and misbehaves at the next
+    call: that call runs in the same kind of worker as the trial did, so the misbehaviour is a
+    failed call, never a host effect; the explicit opt-out runs in this process."""
+    sleeper = (HEADER + "    import string\n    string.calls = getattr(string, 'calls', 0) + 1\n"
+               "    if string.calls > 1:\n"
                "        return open('/etc/hostname').read()\n"
                "    return question.upper()\n")
     agent = Shouter()
     optimizer = to.optim.OptoPrime(agent.parameters(), llm=ScriptedLLM([{"suggestion": {"answer": sleeper}}]))
     agent(to.node("q")).backward("expected 'Q'")
     assert optimizer.step().updated == {"answer": sleeper}  # it behaved in its trial
-    assert agent(to.node("q")).data == "Q"
-    with pytest.raises(to.TraceExecutionError, match="open is not allowed in proposed code"):
-        agent(to.node("q"))
+    outcomes = []
+    for _ in range(3):
+        try:
+            outcomes.append(agent(to.node("q")).data)
+        except to.TraceExecutionError as exc:
+            outcomes.append(str(exc))
+    assert any("opened /etc/hostname, outside the sandbox dir, not allowed" in o for o in outcomes), outcomes
     agent.answer.parameter.data = HEADER + "    import shutil\n    return str(shutil.which('sh'))\n"
-    with pytest.raises(to.TraceExecutionError, match="imported shutil, not allowed in proposed code"):
+    with pytest.raises(to.TraceExecutionError, match="imported shutil, not allowed"):
         agent(to.node("q"))
     trusted = Shouter()
     to.optim.OptoPrime(trusted.parameters(), llm=ScriptedLLM([]), code_trial=CodeTrial(trusted=True))

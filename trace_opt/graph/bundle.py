@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .context import _tracing
 from .errors import TraceExecutionError, stops_run
 from .kinds import parse_function
-from .nodes import ExceptionNode, MessageNode, Node, Parameter
+from .nodes import ExceptionNode, MessageNode, Node, Parameter, error_type
 
 _CODE_KEY = "_trace_opt_code_"
 
@@ -76,7 +76,7 @@ class Bundle:
             return None
         if instance is None:
             if self._own_code is None:
-                self._own_code = _CodeSlot(self)
+                self._own_code = _CodeSlot(self, bound=False)
             return self._own_code
         try:
             store = instance.__dict__
@@ -85,7 +85,7 @@ class Bundle:
         key = _CODE_KEY + self.name
         slot = store.get(key)
         if slot is None:
-            slot = store[key] = _CodeSlot(self)
+            slot = store[key] = _CodeSlot(self, bound=True)
         return slot
 
     # -- running -----------------------------------------------------------------------
@@ -137,7 +137,7 @@ class Bundle:
         return tuple(f"args[{i}]" for i in range(count))
 
     def _failure_message(self, exc: Exception, fn: Callable) -> str:
-        message = f"{self.name} raised {type(exc).__name__}: {exc}"
+        message = f"{self.name} raised {error_type(exc)}: {exc}"
         code = getattr(fn, "__code__", None)
         line_no, tb = None, exc.__traceback__
         while tb is not None:
@@ -156,17 +156,19 @@ class Bundle:
         except TypeError:  # not a Python function: no closure to carry over
             return {}
 
-    def compile(self, source: str, builtins: Optional[Dict[str, Any]] = None) -> Callable:
-        """Compile a new version of this function; its own imports stay in its own namespace.
-        ``builtins`` replaces the builtins the new code sees (a sandbox passes restricted ones)."""
-        fdef = parse_function(source, f"the code of {self.name}")
+    def code_filename(self, source: str) -> str:
+        """The file name a version's lines carry in tracebacks (and linecache)."""
         filename = f"<trace_opt code {self.name} {hashlib.sha1(source.encode()).hexdigest()[:10]}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        return filename
+
+    def compile(self, source: str) -> Callable:
+        """Compile a new version of this function in this process (trusted code only: the user's
+        own, or an optimizer's under ``trusted=True``); its own imports stay in its namespace."""
+        fdef = parse_function(source, f"the code of {self.name}")
         namespace = _CandidateGlobals(getattr(self.fn, "__globals__", {}))
         namespace.update(self.closure_values())
-        if builtins is not None:
-            namespace["__builtins__"] = builtins
-        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the sandbox layer vets untrusted code first
+        exec(compile(source, self.code_filename(source), "exec"), namespace)  # noqa: S102 - trusted code only
         return namespace[fdef.name]
 
 
@@ -196,26 +198,31 @@ class BoundBundle:
 class _CodeSlot:
     """A code parameter and the function compiled from its current source."""
 
-    __slots__ = ("bundle", "parameter", "source", "compiled", "builtins")
+    __slots__ = ("bundle", "bound", "parameter", "source", "compiled", "runner")
 
-    def __init__(self, bundle: Bundle) -> None:
-        self.bundle = bundle
+    def __init__(self, bundle: Bundle, bound: bool) -> None:
+        self.bundle, self.bound = bundle, bound
         doc = f" {bundle.description}" if bundle.description else ""
         self.parameter = Parameter(bundle.source, bundle.name, kind="code",
                                    description=f"The code of the function {bundle.name}.{doc}")
         self.source = bundle.source
         self.compiled = bundle.fn
-        self.builtins = None
+        self.runner = None
 
     def function(self) -> Callable:
-        """The function of the current source: the original, or a compiled version that runs
-        with the parameter's ``code_builtins`` (recompiled when the source or those change)."""
-        current, builtins = self.parameter.data, self.parameter.code_builtins
-        if current is not self.source or builtins is not self.builtins:
-            if current != self.source or builtins is not self.builtins:
-                self.compiled = (self.bundle.fn if current == self.bundle.source
-                                 else self.bundle.compile(current, builtins=builtins))
-            self.source, self.builtins = current, builtins
+        """The function of the current source: the original (the user's own, in this process), or
+        a version run by the parameter's ``code_runner`` (isolated workers; None: compiled here),
+        rebuilt when the source or the runner change."""
+        current, runner = self.parameter.data, self.parameter.code_runner
+        if current is not self.source or runner is not self.runner:
+            if current != self.source or runner != self.runner:
+                if current == self.bundle.source:
+                    self.compiled = self.bundle.fn
+                elif runner is None:
+                    self.compiled = self.bundle.compile(current)
+                else:
+                    self.compiled = runner.compile(self.bundle, current, self.bound, self.bundle.code_filename(current))
+            self.source, self.runner = current, runner
         return self.compiled
 
 

@@ -173,6 +173,11 @@ class MessageNode(Node):
         return dict(zip(names, self.parents))
 
 
+def error_type(exception: BaseException) -> str:
+    """The name of what was raised (isolated code names what it raised in its worker)."""
+    return getattr(exception, "error_type", None) or type(exception).__name__
+
+
 class ExceptionNode(MessageNode):
     """A traced operation that raised: ``data`` is ``"(ErrorType) message"``, ready to be feedback."""
 
@@ -180,7 +185,7 @@ class ExceptionNode(MessageNode):
 
     def __init__(self, exception: BaseException, op: Any, parents: Tuple[Node, ...],
                  arg_names: Optional[Tuple[str, ...]] = None) -> None:
-        super().__init__(f"({type(exception).__name__}) {exception}", op, parents, arg_names)
+        super().__init__(f"({error_type(exception)}) {exception}", op, parents, arg_names)
         self.exception = exception
 
 
@@ -191,7 +196,7 @@ class Parameter(Node):
     parameter's kind; an invalid one raises ValueError and leaves the parameter unchanged.
     """
 
-    __slots__ = ("spec", "constraint", "trainable", "feedback", "_auto_named", "code_builtins")
+    __slots__ = ("spec", "constraint", "trainable", "feedback", "_auto_named", "code_runner")
 
     def __init__(self, value: Any, name: Optional[str] = None, *, description: Optional[str] = None,
                  constraint: Optional[str] = None, bounds: Optional[Sequence] = None,
@@ -210,9 +215,9 @@ class Parameter(Node):
         self.constraint = constraint
         self.trainable = bool(trainable)
         self.feedback: List[FeedbackRecord] = []
-        # Code only: the builtins that versions other than the original run with (None: the real
-        # ones). An optimizer that vets proposed code sets restricted ones.
-        self.code_builtins: Optional[dict] = None
+        # Code only: how versions other than the original run (None: compiled in this process).
+        # An optimizer that vets proposed code sets an isolated runner (graph/isolated.py).
+        self.code_runner: Optional[Any] = None
 
     @property
     def data(self) -> Any:

@@ -12,6 +12,7 @@ import ctypes
 import io
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -21,7 +22,7 @@ import wire  # noqa: E402 - beside this file, bound read-only into the sandbox
 
 MB = 1024 * 1024
 _NOBODY = 65534
-_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 1, 38, 22, 2
 CODE_FILE = ["<trace_opt code>"]  # the loaded code's file name: its lines in errors
 
 
@@ -80,6 +81,8 @@ def set_up(config):
         os.setuid(_NOBODY)
     if os.getuid() == 0 or os.geteuid() == 0:
         raise OSError("the worker is still root")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # a change of user cleared bubblewrap's
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_AS, config["memory_mb"] * MB)
     _limit(resource.RLIMIT_FSIZE, config["scratch_mb"] * MB)

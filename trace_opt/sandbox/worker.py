@@ -83,10 +83,13 @@ class Worker:
         """The whole sandbox goes: bubblewrap's session, and the pid namespace with its first process."""
         if self.process is None:
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        targets = [self.process.pid] + self._worker_pids()
+        for pid in targets:  # the worker is in a session of its own: killed by its pid
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         self.process.wait()
         for fd in (self.to_worker, self.from_worker):
             try:
@@ -99,15 +102,22 @@ class Worker:
 
     close = kill
 
+    def _worker_pids(self) -> list:
+        """The host pids of bubblewrap's children: the worker, first process of its pid namespace."""
+        try:
+            with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as f:
+                return [int(pid) for pid in f.read().split()]
+        except (OSError, ValueError):
+            return []
+
     def threads(self) -> int:
         """How many threads the worker runs now (1 when the code left none behind); 0 if unknown."""
         if self.process is None:
             return 0
+        pids = self._worker_pids()
         try:
-            with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as f:
-                children = f.read().split()
-            return len(os.listdir(f"/proc/{children[0]}/task")) if children else 0
-        except (OSError, IndexError):
+            return len(os.listdir(f"/proc/{pids[0]}/task")) if pids else 0
+        except OSError:
             return 0
 
     # -- calls ------------------------------------------------------------------------------
@@ -119,7 +129,7 @@ class Worker:
         self._send({"op": "call", "id": call_id, "args": args, "kwargs": kwargs, "self": view, "timeout": timeout})
         deadline = time.monotonic() + timeout
         while True:
-            message = self._receive(deadline, "running the call")
+            message = self._receive(deadline, "running")
             if message.get("id") != call_id:
                 self.kill()
                 raise CallFailed("the isolated worker answered a call it was not asked (a forged reply)")

@@ -1,11 +1,12 @@
 """Proposed code is checked and run on the inputs it will meet before it is accepted.
 
 Code an LLM wrote was written by nobody. A candidate first passes the sandbox's static policy
-(imports, builtins, escape attributes), then runs in a forked, limited child on the inputs
-that this step's trace recorded (for methods, with the instance): one that raises, loops,
-eats memory or breaks the policy is rejected with the reason, which becomes feedback, instead
-of breaking the next run or the machine. ``CodeTrial(trusted=True)`` is the explicit opt-out:
-the candidate then runs in this process, as Trace does.
+(a fast pre-filter whose reasons help the LLM, not a boundary), then runs on the inputs that
+this step's trace recorded in an isolated worker (graph/isolated.py: the same kind of worker,
+the same surface, that every later call of accepted code gets): one that raises, loops, eats
+memory or breaks the policy is rejected with the reason, which becomes feedback.
+``CodeTrial(trusted=True)`` is the explicit opt-out: the candidate then runs in this process, as
+Trace does.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...graph import BoundBundle, Bundle, MessageNode, Parameter, linking_subgraph, no_trace
-from ...sandbox import DEFAULT_POLICY, Policy, check, run_forked
+from ...graph.isolated import IsolatedCode, IsolatedCodeError
+from ...sandbox import DEFAULT_POLICY, IsolationUnavailable, Policy, check
 from ...llm.errors import redact
 from ..feedback import feedback_records
 from .tokens import elide
@@ -64,30 +66,26 @@ def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeT
             return "; ".join(violations)
     if not calls:
         return None
-
-    def run_recorded_calls(builtins: Optional[dict] = None) -> None:
+    runner = None if trial.trusted else IsolatedCode(trial.policy, trial.timeout, trial.memory_mb)
+    try:
         for op, inputs in calls:
             bundle = op.bundle if isinstance(op, BoundBundle) else op
-            leading = (op.instance,) if isinstance(op, BoundBundle) else ()
-            function = bundle.compile(code, builtins=builtins)
+            bound = isinstance(op, BoundBundle)
+            leading = (op.instance,) if bound else ()
+            function = (bundle.compile(code) if runner is None
+                        else runner.compile(bundle, code, bound, bundle.code_filename(code)))
             with no_trace():
                 function(*leading, **inputs)
-
-    if trial.trusted:
-        try:
-            run_recorded_calls()
-        except (Exception, SystemExit) as exc:  # the candidate's own failure, reported, never raised
-            return f"raised {type(exc).__name__}: {elide(redact(str(exc)), 200)} on the inputs of this step"
-        return None
-    result = run_forked(run_recorded_calls, timeout=trial.timeout, memory_mb=trial.memory_mb,
-                        policy=trial.policy, source="<trace_opt code")
-    if result.ok:
-        return None
-    # The candidate can reach this process's objects: what it says goes to logs and the LLM redacted.
-    error = elide(redact(result.error or "failed"), 240)
-    if error.startswith(("timeout", "the sandbox")):
-        return error
-    return f"raised {error} on the inputs of this step"
+    except IsolatedCodeError as exc:  # the candidate's failure in its worker, in its own words
+        error = elide(redact(str(exc) if exc.error_type == "IsolatedCodeError" else f"{exc.error_type}: {exc}"), 240)
+        if error.startswith(("timeout", "the isolated worker", "the arguments")):
+            return error
+        return f"raised {error} on the inputs of this step"
+    except (Exception, SystemExit) as exc:  # trusted, in-process: reported, never raised
+        if isinstance(exc, IsolationUnavailable):
+            raise
+        return f"raised {type(exc).__name__}: {elide(redact(str(exc)), 200)} on the inputs of this step"
+    return None
 
 
 def _reachable(calls: List[Tuple[Any, Dict[str, Any]]]) -> Tuple[Optional[Dict[str, Any]], List[str]]:

@@ -2,8 +2,7 @@
 
 It vets each proposed version (the sandbox's static policy, then a trial run on the inputs the
 step recorded: code_check.py), keeps the reasons of a refusal for the next prompt, installs an
-accepted version together with the builtins it runs with (the policy's, unless the trial is
-``trusted``), and puts back a version it installed that then raised. Nothing happens to a code
+accepted version together with how it runs (isolated workers, unless the trial is ``trusted``), and puts back a version it installed that then raised. Nothing happens to a code
 parameter when an optimizer is built: only an accepted version brings the policy with it, so a
 second optimizer over the same parameter changes nothing until it installs code of its own.
 """
@@ -13,7 +12,7 @@ import logging
 from typing import Any, Dict, List
 
 from ...graph import ExceptionNode, Parameter
-from ...sandbox import host_builtins
+from ...graph.isolated import IsolatedCode
 from ..report import Candidate
 from .code_check import CodeTrial, recorded_calls, trial_error
 
@@ -56,13 +55,18 @@ class CodeGuard:
         self.adopt([param])
         self.state.setdefault(param, {}).update(previous=previous, proposed=value)
 
+    def runner(self):
+        """How code accepted here runs: isolated workers under the trial's policy and limits."""
+        trial = self.trial
+        return None if trial.trusted else IsolatedCode(trial.policy, trial.timeout, trial.memory_mb)
+
     def adopt(self, params: List[Parameter]) -> None:
-        """Give code parameters this guard's run-time builtins: at an installation, and when a
-        saved run resumes (its code was accepted under this guard; the user's original source
-        still runs with the real builtins, see Bundle)."""
+        """Make code parameters run isolated: at an installation, and when a saved run resumes
+        (its code was accepted under this guard; the user's original source still runs in this
+        process, see Bundle)."""
         for param in params:
             if param.kind == "code":
-                param.code_builtins = None if self.trial.trusted else host_builtins(self.trial.policy)
+                param.code_runner = self.runner()
 
     def revert_crashed(self, params: List[Parameter]) -> List[str]:
         """Code installed here that then raised is put back; the error becomes a note."""
