@@ -41,3 +41,9 @@ debian_tool dot graphviz "trace rendering"
 case " $* " in
   *test.lock*) debian_tool chromium chromium "the report rendering test" ;;
 esac
+# Code an LLM wrote runs only in bubblewrap workers filtered by libseccomp (trace_opt/sandbox/isolation.py):
+# without them such code is refused, so the tests need both.
+debian_tool bwrap bubblewrap "isolated execution of LLM-written code"
+if ! { ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2'; }; then
+  debian_tool __no_such_command__ libseccomp2 "the system-call filter of isolated workers"
+fi

@@ -13,6 +13,7 @@ from .kinds import is_tensor, non_str_key
 from .nodes import ExceptionNode, MessageNode, Node, Parameter
 from .serialize import decode_value, encode_value
 from .traversal import topological_order, unique_names
+from ..sandbox import bounded_json
 
 FORMAT = "trace_opt.graph"
 _MAX_TENSOR_EXPORT = 10_000
@@ -73,7 +74,7 @@ class RecordedError(Exception):
 
 def from_json(text: str) -> Node:
     """Rebuild a trace written by to_json; returns its output node."""
-    document = json.loads(text)
+    document = bounded_json.loads(text, what="the graph document")
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"not a trace_opt graph document (format {FORMAT!r} expected)")
     built: Dict[str, Node] = {}

@@ -10,6 +10,7 @@ from .bundle import _CODE_KEY, Bundle
 from .kinds import is_tensor
 from .nodes import Parameter
 from .serialize import assign_in_place, decode_value, encode_value, write_json_atomic
+from ..sandbox import bounded_json
 
 FORMAT = "trace_opt.module"
 VERSION = 1
@@ -108,8 +109,8 @@ class Module:
         built before keep working). A mismatch raises ValueError and changes nothing."""
         path = Path(path)
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+            document = bounded_json.loads(path.read_bytes(), what=str(path))
+        except ValueError as exc:
             raise ValueError(f"{path} is not a trace_opt module file: {exc}") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError(f"{path} is not a trace_opt module file (format {FORMAT!r} expected)")

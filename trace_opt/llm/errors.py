@@ -5,43 +5,9 @@ a step on any of them while still telling a budget stop (`BudgetExceeded`) apart
 """
 from __future__ import annotations
 
-import os
-import re
-from typing import Iterable, List, Optional
+from typing import Optional
 
-# Shapes of provider keys that must never reach a message, log line or cache row.
-_KEY_PATTERNS = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9_\-\.=]{8,})"
-)
-# Environment variables that hold credentials: OPENAI_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY, ...
-_SECRET_ENV = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
-
-
-def environment_secrets() -> List[str]:
-    """Values of credential-named environment variables (read at each call): litellm reads some
-    of them itself, so a client may send a key it never held."""
-    return [value for name, value in os.environ.items() if _SECRET_ENV.search(name) and len(value) >= 8]
-
-
-def redact(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
-    """`text` with the given secrets, credentials from the environment and anything shaped like
-    an API key replaced by '***'."""
-    for secret in sorted({s for s in [*secrets, *environment_secrets()] if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return _KEY_PATTERNS.sub("***", text)
-
-
-def holds_secret(error: Optional[BaseException], secrets: Iterable[Optional[str]] = ()) -> bool:
-    """Whether `error`, or an error a traceback of it shows (its cause or context), has text that
-    `redact` would change: such an error must not be chained to one we raise."""
-    secrets, seen = list(secrets), set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        text = f"{error}\n{error.args!r}"
-        if redact(text, secrets) != text:
-            return True
-        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
-    return False
+from .redaction import environment_secrets, holds_secret, redact  # noqa: F401 - re-exported: the layer's one place
 
 
 def truncate(text: str, limit: int = 500) -> str:

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import truncate
 
+from ..sandbox import bounded_json
+
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+MAX_REPLY_DEPTH = 64  # deeper than any schema an optimizer asks for
+
 M = TypeVar("M", bound=BaseModel)
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
@@ -44,6 +49,10 @@ def extract_json(text: str) -> Any:
     stripped = (text or "").strip()
     if not stripped:
         raise UnusableReply("the reply was empty")
+    try:
+        bounded_json.check(stripped, max_bytes=MAX_REPLY_BYTES, max_depth=MAX_REPLY_DEPTH, what="the reply")
+    except ValueError as exc:  # json would recurse once per level: a deep reply is unusable, not a crash
+        raise UnusableReply(str(exc)) from None
     try:
         return json.loads(stripped, strict=False)
     except json.JSONDecodeError as exc:

@@ -12,6 +12,7 @@ from typing import Any, Dict, Union
 
 from ..graph.kinds import is_tensor
 from ..graph.serialize import decode_value, encode_value, write_json_atomic
+from ..sandbox import bounded_json
 
 CHECKPOINT = "checkpoint.json"
 _ITEMS = "__dict_items__"
@@ -55,4 +56,25 @@ def load_checkpoint(run_dir: Union[str, Path]) -> Dict[str, Any]:
     path = Path(run_dir) / CHECKPOINT
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} has no {CHECKPOINT}: nothing to resume")
-    return decode_tree(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return decode_tree(bounded_json.loads(path.read_bytes(), what=str(path)))
+    except ValueError as exc:
+        raise ValueError(f"{path} is not a usable checkpoint: {exc}") from None
+
+
+def checked_state(state: Any, counters=("step", "since_best"), tables=("agent",), lists=("history",)) -> Dict[str, Any]:
+    """A loaded checkpoint whose fields have the types a resume relies on; ValueError naming the
+    first that does not (a hand-edited or foreign file must not resume at step -5)."""
+    if not isinstance(state, dict):
+        raise ValueError(f"a checkpoint holds an object, not a {type(state).__name__}")
+    for name in counters:
+        value = state.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"the checkpoint's {name!r} must be a count (an int >= 0), got {value!r:.60}")
+    for name, kind in [(n, dict) for n in tables] + [(n, list) for n in lists]:
+        if not isinstance(state.get(name), kind):
+            raise ValueError(f"the checkpoint's {name!r} must be a {kind.__name__}, got {type(state.get(name)).__name__}")
+    best = state.get("best_val_score", None)
+    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+        raise ValueError(f"the checkpoint's 'best_val_score' must be a number or null, got {best!r:.60}")
+    return state

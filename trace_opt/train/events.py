@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Union
 
 from ..graph.kinds import is_tensor
+from ..sandbox import bounded_json
 
 EVENTS = "events.jsonl"
 
@@ -86,6 +87,6 @@ def iter_events(run_dir: Union[str, Path]) -> Iterator[Dict[str, Any]]:
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
+                yield bounded_json.loads(line, what="an event")
+            except ValueError:
                 continue

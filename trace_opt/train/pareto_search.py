@@ -46,7 +46,7 @@ from ..optim.composite import CompositeOptimizer, as_optimizer
 from ..optim.report import StepReport
 from . import pareto_front
 from .candidates import Candidate, Pool, values_key
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT, checked_state, load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
 from .guide import as_guide
 from .merge import describe, merge, merge_pairs
@@ -148,7 +148,7 @@ class ParetoSearch:
             self.run_dir, self.events = Path(run_dir), EventLog(run_dir)
         if self.run_dir is None:
             raise ValueError("resume() needs the search's checkpoint_dir")
-        state = load_checkpoint(self.run_dir)
+        state = checked_state(load_checkpoint(self.run_dir), counters=("iteration", "rollouts"), tables=(), lists=("history",))
         remove_stale_temps(self.run_dir / CHECKPOINT)
         if state.get("kind") != "pareto_search":
             raise ValueError(f"{self.run_dir / CHECKPOINT} is not a ParetoSearch checkpoint")

@@ -42,7 +42,7 @@ from ..optim.base import takes_evaluate
 from ..optim.composite import as_optimizer
 from ..optim.report import StepReport
 from ..graph.serialize import remove_stale_temps, write_json_atomic
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT, checked_state, load_checkpoint, save_checkpoint
 from .events import EventLog, json_value
 from .guide import as_guide
 from .progress import ProgressBar
@@ -181,7 +181,7 @@ class Trainer:
             self.run_dir, self.events = Path(run_dir), EventLog(run_dir)
         if self.run_dir is None:
             raise ValueError("resume() needs the run's checkpoint_dir")
-        state = load_checkpoint(self.run_dir)
+        state = checked_state(load_checkpoint(self.run_dir))
         for name in (CHECKPOINT, GRAPH):
             remove_stale_temps(self.run_dir / name)  # a write that a kill cut short left its temp file
         self.agent.load_state_dict(state["agent"])

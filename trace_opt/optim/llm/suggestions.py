@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ...graph import Parameter
 from ..report import Proposal
+from ...sandbox import bounded_json
+
+MAX_JSON_BYTES = 1024 * 1024  # a json parameter's proposed value
 
 
 # No <placeholders>: small models copy them into their answers.
@@ -110,8 +113,8 @@ def check_value(param: Parameter, value: Any) -> Any:
     """The value as the parameter would store it, or ValueError saying why not."""
     if param.kind == "json" and isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
+            value = bounded_json.loads(value, max_bytes=MAX_JSON_BYTES, what="the value")
+        except ValueError as exc:
             raise ValueError(f"not valid JSON: {exc}") from None
     elif param.kind == "number" and isinstance(value, str):
         try:
