@@ -16,6 +16,7 @@ Anything else the code names is a clear NameError / AttributeError in the worker
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import threading
 import types
@@ -165,3 +166,23 @@ def _surface(bundle: Any, source: str, policy: Policy):
     surface.callbacks = tuple(sorted(functions))
     return surface, functions
 
+
+
+def runner_to_json(runner: Any) -> Dict[str, Any]:
+    """How a module file records that a code parameter runs isolated (policy and limits)."""
+    if not isinstance(runner, IsolatedCode):
+        raise TypeError(f"cannot save a code runner of type {type(runner).__name__}")
+    policy = {f.name: sorted(v) if isinstance(v, frozenset) else v
+              for f in dataclasses.fields(runner.policy) for v in [getattr(runner.policy, f.name)]}
+    return {"isolated": True, "timeout": runner.timeout, "memory_mb": runner.memory_mb, "policy": policy}
+
+
+def runner_from_json(data: Any) -> IsolatedCode:
+    """The runner a module file recorded; ValueError for one that is not well formed."""
+    try:
+        known = {f.name: f for f in dataclasses.fields(Policy)}
+        fields = {k: frozenset(v) if isinstance(getattr(DEFAULT_POLICY, k), frozenset) else v
+                  for k, v in dict(data["policy"]).items() if k in known}
+        return IsolatedCode(Policy(**fields), float(data["timeout"]), int(data["memory_mb"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"a code parameter's runner in the file is malformed: {exc}") from None

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 from .bundle import _CODE_KEY, Bundle
 from .kinds import is_tensor
+from .isolated import runner_from_json, runner_to_json
 from .nodes import Parameter
 from .serialize import assign_in_place, decode_value, encode_value, write_json_atomic
 from ..sandbox import bounded_json
@@ -99,7 +100,8 @@ class Module:
             "format": FORMAT,
             "version": VERSION,
             "module": type(self).__qualname__,
-            "parameters": {name: {"kind": p.kind, "value": encode_value(p.data)}
+            "parameters": {name: {"kind": p.kind, "value": encode_value(p.data),
+                                  **({"runner": runner_to_json(p.code_runner)} if p.code_runner else {})}
                            for name, p in self._parameters_by_name().items()},
         }
         return write_json_atomic(path, document)
@@ -122,7 +124,11 @@ class Module:
                       for name, entry in entries.items() if name in params and entry.get("kind") != params[name].kind]
         if wrong_kind:
             raise ValueError(f"{path}: " + "; ".join(wrong_kind))
+        runners = {name: runner_from_json(entry["runner"]) for name, entry in entries.items()
+                   if name in params and isinstance(entry, dict) and entry.get("runner") is not None}
         self.load_state_dict({name: decode_value(entry.get("value")) for name, entry in entries.items()})
+        for name, runner in runners.items():  # code an optimizer accepted stays isolated after a load
+            params[name].code_runner = runner
 
 
 def _collect(prefix: str, value: Any, found: list, seen_params: set, seen_containers: set) -> None:
