@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trace_opt as to  # noqa: E402
 from tests.optim.scripted_llm import ScriptedLLM  # noqa: E402 - a scripted fake LLM, named as such
+from tests.reliability.test_hostile_code import Shouter, exact  # noqa: E402 - the agent of the hostile-code suite
 from trace_opt.optim import CodeTrial  # noqa: E402
 from trace_opt.sandbox import IsolatedFunction, run_trusted  # noqa: E402
 from trace_opt.sandbox.function import POOL  # noqa: E402
@@ -58,28 +59,11 @@ def round_trips(calls: int):
     return cold, isolated, local
 
 
-class Shouter(to.Module):
-    def __init__(self):
-        super().__init__()
-        self.suffix = "!"
-
-    @to.bundle(trainable=True)
-    def answer(self, question: str) -> str:
-        """Return the answer."""
-        return question
-
-    def forward(self, question):
-        return self.answer(question)
-
-
 def trainer_wall_time(rows: int, trusted: bool) -> float:
     agent = Shouter()
     llm = ScriptedLLM([{"suggestion": {"answer": PROPOSAL}}] * (rows + 1))
     optimizer = to.optim.OptoPrime(agent.parameters(), llm=llm, code_trial=CodeTrial(trusted=trusted))
     data = [(f"question {i}", f"QUESTION {i}!") for i in range(rows)]
-
-    def exact(output, target):
-        return to.Feedback(text="ok" if output == target else f"expected {target!r}", score=float(output == target))
 
     start = time.perf_counter()
     Trainer(agent, optimizer, data, guide=exact, batch_size=4, progress=False).fit()

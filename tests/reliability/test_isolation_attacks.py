@@ -21,6 +21,7 @@ from trace_opt.sandbox import DEFAULT_POLICY, run
 from trace_opt.train import Trainer
 
 from ..optim.scripted_llm import ScriptedLLM
+from .test_hostile_code import HEADER, Shouter, exact
 
 OPEN = DEFAULT_POLICY.widen(modules=["os", "sys", "socket", "subprocess", "signal", "ctypes", "gc", "io",
                                      "pathlib", "typing", "builtins"],
@@ -130,25 +131,12 @@ def _pool_pids():
     return {pid for worker in POOL.idle.values() for pid in [worker.process.pid, *worker._worker_pids()]}
 
 
-HEADER = "def answer(self, question: str) -> str:\n"
+class Agent(Shouter):
+    """The hostile-code suite's agent, holding a credential that never crosses to a worker."""
 
-
-class Agent(to.Module):
     def __init__(self):
         super().__init__()
-        self.api_key = SECRET  # a credential on the instance: never crosses to a worker
-
-    @to.bundle(trainable=True)
-    def answer(self, question: str) -> str:
-        """Return the answer."""
-        return question
-
-    def forward(self, question):
-        return self.answer(question)
-
-
-def exact(output, target):
-    return to.Feedback(text="right" if output == target else f"expected {target!r}", score=float(output == target))
+        self.api_key = SECRET
 
 
 def test_every_attack_in_a_trial_is_a_rejection_and_the_trainer_carries_on(host, tmp_path):

@@ -118,11 +118,16 @@ def traced_methods(cls: type) -> Dict[str, Any]:
     return found
 
 
-def _plain(value: Any) -> bool:
+def _encoded(value: Any) -> Any:
+    """`value` encoded for the wire, or _NOT_PLAIN when it is not plain data or too big to send."""
     try:
-        return len(repr(encode(value))) <= MAX_CONSTANT_BYTES
+        encoded = encode(value)
     except (TypeError, ValueError, RecursionError):
-        return False
+        return _NOT_PLAIN
+    return encoded if len(repr(encoded)) <= MAX_CONSTANT_BYTES else _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
 
 
 def instance_view(instance: Any) -> Dict[str, Any]:
@@ -134,11 +139,13 @@ def instance_view(instance: Any) -> Dict[str, Any]:
         value = value.data if isinstance(value, Node) else value
         if looks_like_secret(name):
             unavailable[name] = "value whose name looks like a credential"
-        elif _plain(value):
-            attributes[name] = value
-        else:
+            continue
+        encoded = _encoded(value)  # once: the snapshot is built at every call
+        if encoded is _NOT_PLAIN:
             unavailable[name] = type(value).__name__
-    return {"attributes": encode(attributes), "methods": sorted(traced_methods(type(instance))),
+        else:
+            attributes[name] = encoded
+    return {"attributes": attributes, "methods": sorted(traced_methods(type(instance))),
             "unavailable": unavailable}
 
 
@@ -159,7 +166,7 @@ def _surface(bundle: Any, source: str, policy: Policy):
                 surface.unavailable[name] = f"module {value.__name__}, not allowed by the code policy"
         elif looks_like_secret(name):
             surface.unavailable[name] = "value whose name looks like a credential"
-        elif _plain(value):
+        elif _encoded(value) is not _NOT_PLAIN:
             surface.constants[name] = value
         else:
             surface.unavailable[name] = type(value).__name__
