@@ -22,7 +22,7 @@ def test_given_feedback_travels_beside_the_gradient():
 def test_outputs_that_are_not_a_scalar_needing_grad_need_words():
     w = to.Parameter(torch.ones(2, requires_grad=True), name="w")
     vector = to.bundle()(lambda w: w * 3)(w)
-    with pytest.raises(TypeError, match="needs feedback .* unless the output is a scalar tensor"):
+    with pytest.raises(TypeError, match="needs feedback .* unless it is a scalar tensor"):
         vector.backward()
     vector.backward("too large")  # words only: no autograd for a non-scalar
     assert w.data.grad is None and w.feedback[0].feedback.text == "too large"

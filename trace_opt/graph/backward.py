@@ -38,7 +38,8 @@ def backward(output: Node, feedback: Any = None, *, propagator: Optional[Propaga
     """Propagate feedback from ``output``. Calls accumulate until the optimizer's zero_feedback().
 
     When the output holds a scalar torch tensor that requires grad, torch autograd runs too
-    (tensor parameters get ``.grad``) and the feedback may be omitted: it is then ``str(output)``.
+    (tensor parameters get ``.grad``) and omitted feedback is ``str(output)``; for an output that is
+    not a tensor it is empty text (the parameters learn they were used, as in Trace).
     """
     if not isinstance(output, Node):
         raise TypeError(f"backward() needs a Node as output, got {type(output).__name__}")
@@ -46,10 +47,11 @@ def backward(output: Node, feedback: Any = None, *, propagator: Optional[Propaga
         raise TypeError(f"propagator must be a trace_opt Propagator, got {type(propagator).__name__}")
     data = output.data
     runs_autograd = is_tensor(data) and data.requires_grad and data.numel() == 1
-    if feedback is None:
-        if not runs_autograd:
-            raise TypeError("backward() needs feedback (a str, a number or Feedback) unless the output is a scalar tensor")
-        feedback = str(output)
+    if feedback is None:  # a scalar loss speaks for itself; a non-tensor marks the paths, saying nothing
+        if is_tensor(data) and not runs_autograd:  # silence here would look like gradients that never came
+            raise TypeError("backward() needs feedback (a str, a number or Feedback) for a tensor output unless "
+                            "it is a scalar tensor that requires grad")
+        feedback = str(output) if runs_autograd else ""
     fb = Feedback.coerce(feedback)
     if runs_autograd:
         data.backward(retain_graph=True)

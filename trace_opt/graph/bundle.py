@@ -13,20 +13,33 @@ import hashlib
 import inspect
 import linecache
 import textwrap
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .context import _tracing
-from .errors import TraceExecutionError, stops_run
+from . import containers
+from .context import _reads, _tracing
+from .errors import TraceExecutionError, TraceMissingInputsError, TraceMissingInputsWarning, stops_run
 from .kinds import parse_function
+from . import files
 from .nodes import ExceptionNode, MessageNode, Node, Parameter, error_type
 
 _CODE_KEY = "_trace_opt_code_"
+EXTERNAL = "external:"  # the input name of a node the code read without being given it
 
 
 def bundle(fn: Optional[Callable] = None, *, trainable: bool = False, catch_exceptions: bool = True,
-           description: Optional[str] = None, name: Optional[str] = None) -> Any:
-    """Decorator: ``@bundle()``, ``@bundle`` or ``bundle(trainable=True)(fn)``."""
-    options = dict(trainable=trainable, catch_exceptions=catch_exceptions, description=description, name=name)
+           description: Optional[str] = None, name: Optional[str] = None, traceable_code: bool = False,
+           allow_external_dependencies: bool = False, missing_inputs: str = "link") -> Any:
+    """Decorator: ``@bundle()``, ``@bundle`` or ``bundle(trainable=True)(fn)``.
+
+    ``traceable_code=True`` traces the operations inside as a sub-graph (the code receives nodes;
+    feedback reaches the parameters it uses, ``out.info["output"]`` is the inner result).
+    A node the code reads but was not given becomes an input (``external:<name>``) with a warning,
+    so feedback reaches it; ``missing_inputs="error"`` raises TraceMissingInputsError instead, and
+    ``allow_external_dependencies=True`` only lists it in ``out.info["external_dependencies"]``."""
+    options = dict(trainable=trainable, catch_exceptions=catch_exceptions, description=description, name=name,
+                   traceable_code=traceable_code, allow_external_dependencies=allow_external_dependencies,
+                   missing_inputs=missing_inputs)
     if fn is None:
         return lambda f: Bundle(f, **options)
     return Bundle(fn, **options)
@@ -37,12 +50,17 @@ class Bundle:
     gets its own code parameter (when trainable)."""
 
     def __init__(self, fn: Callable, *, trainable: bool = False, catch_exceptions: bool = True,
-                 description: Optional[str] = None, name: Optional[str] = None) -> None:
+                 description: Optional[str] = None, name: Optional[str] = None, traceable_code: bool = False,
+                 allow_external_dependencies: bool = False, missing_inputs: str = "link") -> None:
+        if missing_inputs not in ("link", "error"):
+            raise ValueError(f"missing_inputs must be 'link' or 'error', got {missing_inputs!r}")
+        self.missing_inputs = missing_inputs
         if not callable(fn) or isinstance(fn, (Node, type)):
             raise TypeError(f"bundle() needs a function as fn, got {type(fn).__name__}: {fn!r:.60}")
-        if inspect.iscoroutinefunction(fn):
-            raise TypeError(f"bundle() takes plain functions; {fn.__name__} is async (await it inside a plain function)")
         self.fn = fn
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.traceable_code = bool(traceable_code)
+        self.allow_external_dependencies = bool(allow_external_dependencies)
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
         self.description = description if description is not None else (inspect.getdoc(fn) or "")
         self.signature = inspect.signature(fn)
@@ -67,6 +85,21 @@ class Bundle:
         """The code parameter of a function bundle (None unless trainable)."""
         return self.code_parameter(None)
 
+    # -- a bundled function is a small module: its code is its one parameter ---------------
+    def named_parameters(self) -> List[Tuple[str, Parameter]]:
+        return [(self.name, self.parameter)] if self.trainable else []
+
+    def parameters(self) -> List[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def save(self, path: Any) -> Any:
+        """Write the current code to a module file (as ``Module.save`` does)."""
+        return files.save_parameters(dict(self.named_parameters()), path, f"bundle {self.name}")
+
+    def load(self, path: Any) -> None:
+        """Load code written by ``save`` into this bundle's parameter, in place."""
+        files.load_parameters(dict(self.named_parameters()), path, f"bundle {self.name}")
+
     def code_parameter(self, instance: Any) -> Optional[Parameter]:
         slot = self._slot(instance)
         return slot.parameter if slot else None
@@ -89,10 +122,47 @@ class Bundle:
         return slot
 
     # -- running -----------------------------------------------------------------------
-    def run(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Node:
-        """Call the current code on the inputs' values and record the call."""
+    def run(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        """Call the current code on the inputs' values and record the call (an awaitable that
+        does so, for an ``async def``)."""
+        if self.is_async:
+            return self._run_async(instance, args, kwargs)
+        call = self._prepare(instance, args, kwargs)
+        tracing_token = _tracing.set(call.tracing and self.traceable_code)
+        reads_token = _reads.set(call.reads)
+        try:
+            result = call.fn(*call.arguments.args, **call.arguments.kwargs)
+        except Exception as exc:
+            failure = self._failed(call, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+        finally:
+            _reads.reset(reads_token)
+            _tracing.reset(tracing_token)
+        return self._record(call, result)
+
+    async def _run_async(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Node:
+        call = self._prepare(instance, args, kwargs)
+        # This coroutine runs in its caller's task (or its own, under gather): the switches it sets
+        # are that task's alone, so concurrent traced calls do not see each other's.
+        tracing_token = _tracing.set(call.tracing and self.traceable_code)
+        reads_token = _reads.set(call.reads)
+        try:
+            result = await call.fn(*call.arguments.args, **call.arguments.kwargs)
+        except Exception as exc:
+            failure = self._failed(call, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+        finally:
+            _reads.reset(reads_token)
+            _tracing.reset(tracing_token)
+        return self._record(call, result)
+
+    def _prepare(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> "_Call":
+        """Bind the arguments, record each input as a parent, and find the current code."""
         slot = self._slot(instance)
-        fn = slot.function() if slot else self.fn
         call_args = (instance,) + args if instance is not None else args
         try:
             bound = self.signature.bind(*call_args, **kwargs)
@@ -100,6 +170,7 @@ class Bundle:
             raise TypeError(f"{self.name}(): {exc}") from None
         parents: List[Node] = []
         names: List[str] = []
+        take = _keep_node if self.traceable_code else containers.take
         skip_first = instance is not None
         for arg_name, value in bound.arguments.items():
             if skip_first:
@@ -107,31 +178,78 @@ class Bundle:
                 continue
             kind = self.signature.parameters[arg_name].kind
             if kind is inspect.Parameter.VAR_POSITIONAL:
-                bound.arguments[arg_name] = tuple(_take(f"{arg_name}[{i}]", v, parents, names) for i, v in enumerate(value))
+                bound.arguments[arg_name] = tuple(take(f"{arg_name}[{i}]", v, parents, names) for i, v in enumerate(value))
             elif kind is inspect.Parameter.VAR_KEYWORD:
-                bound.arguments[arg_name] = {k: _take(k, v, parents, names) for k, v in value.items()}
+                bound.arguments[arg_name] = {k: take(k, v, parents, names) for k, v in value.items()}
             else:
-                bound.arguments[arg_name] = _take(arg_name, value, parents, names)
+                bound.arguments[arg_name] = take(arg_name, value, parents, names)
         if slot is not None:
             parents.append(slot.parameter)
             names.append("__code")
         op = self if instance is None else BoundBundle(self, instance)  # the instance, for re-running a call
         tracing = _tracing.get()
-        token = _tracing.set(False)
-        try:
-            result = fn(*bound.args, **bound.kwargs)
-        except Exception as exc:
-            if not self.catch_exceptions or stops_run(exc):
-                raise
-            err = ExceptionNode(exc, op, tuple(parents) if tracing else (), tuple(names))
-            raise TraceExecutionError(self._failure_message(exc, fn), err) from exc
-        finally:
-            _tracing.reset(token)
+        reads = [] if tracing and not self.traceable_code else None
+        call = _Call(op, self.fn, bound, parents, names, tracing, reads)
+        if slot is not None:
+            try:
+                call.fn = slot.function()
+            except Exception as exc:  # the current code does not compile: the call fails, as a call
+                failure = self._failed(call, exc)
+                if failure is exc:
+                    raise
+                raise failure from exc
+        return call
+
+    def _failed(self, call: "_Call", exc: Exception) -> Exception:
+        """What a failed call raises: the error itself when it stops runs (or errors are not
+        caught), else a TraceExecutionError holding an ExceptionNode linked to the inputs."""
+        if not self.catch_exceptions or stops_run(exc):
+            return exc
+        err = ExceptionNode(exc, call.op, tuple(call.parents) if call.tracing else (), tuple(call.names))
+        return TraceExecutionError(self._failure_message(exc, call.fn), err)
+
+    def _record(self, call: "_Call", result: Any) -> Node:
+        """The call's output node: its parents are the inputs (and the code parameter)."""
+        info = None
+        if call.reads:
+            info = self._check_reads(call)
+        if self.traceable_code and call.tracing:
+            inner = result if isinstance(result, Node) else Node(result, f"{self.name}.output")
+            info = {"output": inner}
         if isinstance(result, Node):
-            result = result.data
-        if not tracing:
+            result = result._data
+        if not call.tracing:
             return Node(result, self.name)
-        return MessageNode(result, op, tuple(parents), tuple(names))
+        return MessageNode(result, call.op, tuple(call.parents), tuple(call.names), info=info)
+
+    def _check_reads(self, call: "_Call") -> Optional[Dict[str, Any]]:
+        """A node the code read but was not given is an edge the graph would miss: feedback would
+        never reach what it came from. It is linked as an input (with a warning, once per place),
+        or refused (``missing_inputs="error"``, Trace's way); ``allow_external_dependencies`` only
+        lists it."""
+        given = set(map(id, call.parents))
+        outside = list({id(n): n for n in call.reads if id(n) not in given}.values())
+        if not outside:
+            return None
+        info = {"external_dependencies": outside}
+        if self.allow_external_dependencies:
+            return info
+        lost = [n for n in outside if n.trainable or n.parents]  # a bare constant carries no feedback
+        if not lost:
+            return info
+        what = ", ".join(repr(n.name) for n in lost)
+        if self.missing_inputs == "error":
+            raise TraceMissingInputsError(
+                f"{self.name} read {what} without being given it: feedback on its output would never reach it. "
+                f"Pass it as an argument of {self.name}, trace the code inside (bundle(traceable_code=True)), "
+                "or allow it (bundle(allow_external_dependencies=True))")
+        warnings.warn(f"{self.name} read {what} without being given it; it is linked as an input so feedback "
+                      f"reaches it (pass it as an argument of {self.name} to say so)", TraceMissingInputsWarning,
+                      stacklevel=5)
+        for n in lost:
+            call.parents.append(n)
+            call.names.append(f"{EXTERNAL}{n.name}")
+        return info
 
     def input_names(self, count: int) -> Tuple[str, ...]:
         return tuple(f"args[{i}]" for i in range(count))
@@ -195,6 +313,25 @@ class BoundBundle:
         return getattr(self.bundle, name)
 
 
+class _Call:
+    """One call on its way through a bundle: what runs, on what, and what it read."""
+
+    __slots__ = ("op", "fn", "arguments", "parents", "names", "tracing", "reads")
+
+    def __init__(self, op: Any, fn: Callable, arguments: inspect.BoundArguments, parents: List[Node],
+                 names: List[str], tracing: bool, reads: Optional[List[Node]]) -> None:
+        self.op, self.fn, self.arguments, self.parents = op, fn, arguments, parents
+        self.names, self.tracing, self.reads = names, tracing, reads
+
+
+def _keep_node(name: str, value: Any, parents: List[Node], names: List[str]) -> Node:
+    """For code traced inside: the input stays a node (a plain value becomes one), and is a parent."""
+    current = value if isinstance(value, Node) else Node(value, name)
+    parents.append(current)
+    names.append(name)
+    return current
+
+
 class _CodeSlot:
     """A code parameter and the function compiled from its current source."""
 
@@ -213,7 +350,7 @@ class _CodeSlot:
         """The function of the current source: the original (the user's own, in this process), or
         a version run by the parameter's ``code_runner`` (isolated workers; None: compiled here),
         rebuilt when the source or the runner change."""
-        current, runner = self.parameter.data, self.parameter.code_runner
+        current, runner = self.parameter._data, self.parameter.code_runner
         if current is not self.source or runner is not self.runner:
             if current != self.source or runner != self.runner:
                 if current == self.bundle.source:
@@ -235,23 +372,6 @@ class _CandidateGlobals(dict):
 
     def __missing__(self, key: str) -> Any:
         return self.module_globals[key]
-
-
-def _take(name: str, value: Any, parents: List[Node], names: List[str]) -> Any:
-    """Record an argument as a parent and return the plain value the function receives.
-    A list, tuple or dict holding nodes is unwrapped one level, each node a parent."""
-    if isinstance(value, Node):
-        parents.append(value)
-        names.append(name)
-        return value.data
-    if isinstance(value, (list, tuple)) and any(isinstance(v, Node) for v in value):
-        items = [_take(f"{name}[{i}]", v, parents, names) for i, v in enumerate(value)]
-        return items if isinstance(value, list) else tuple(items)
-    if isinstance(value, dict) and any(isinstance(v, Node) for v in value.values()):
-        return {k: _take(f"{name}[{k!r}]", v, parents, names) for k, v in value.items()}
-    parents.append(Node(value, name))
-    names.append(name)
-    return value
 
 
 def _function_source(fn: Callable) -> str:

@@ -1,4 +1,5 @@
-"""The error a traced operation raises when the code inside it fails, and the errors it lets through.
+"""The errors of traced operations: the code inside failed, it read a node it was not given, and
+the errors it lets through.
 
 An exception whose class sets ``stops_run = True`` (the model cannot answer at all, say) is
 not the workflow's fault and is no feedback: traced operations re-raise it as it is, so it
@@ -21,7 +22,21 @@ class TraceExecutionError(Exception):
         self.node = node
         self.exception = node.exception
 
+    @property
+    def exception_node(self) -> "ExceptionNode":
+        """Trace's name for ``node``."""
+        return self.node
+
 
 def stops_run(exc: BaseException) -> bool:
     """Whether ``exc`` must pass through traced operations untouched (its class says ``stops_run``)."""
     return bool(getattr(type(exc), "stops_run", False))
+
+
+class TraceMissingInputsError(TypeError):
+    """A bundle's code read a node it was not given: the graph would miss that edge, and feedback
+    on the output would silently never reach what the node came from."""
+
+
+class TraceMissingInputsWarning(UserWarning):
+    """A bundle's code read a node it was not given; the node was linked as an input."""

@@ -12,7 +12,7 @@ from typing import Any, Dict, Union
 from .kinds import is_tensor, non_str_key
 from .nodes import ExceptionNode, MessageNode, Node, Parameter
 from .serialize import decode_value, encode_value
-from .traversal import topological_order, unique_names
+from .traversal import topological_order, unique_names, upstream
 from ..sandbox import bounded_json
 
 FORMAT = "trace_opt.graph"
@@ -31,7 +31,7 @@ def to_networkx(output: Node) -> Any:
     for current in order:
         graph.add_node(labels[current], node=current, name=current.name, type=type(current).__name__,
                        trainable=current.trainable, description=current.description)
-        for parent in current.parents:
+        for parent in upstream(current):
             graph.add_edge(labels[parent], labels[current])
     return graph
 
@@ -45,7 +45,7 @@ def to_json(output: Node, indent: Union[int, None] = None) -> str:
     for current in order:
         entry: Dict[str, Any] = {"id": labels[current], "type": type(current).__name__, "name": current.name,
                                  "description": current.description, "data": _json_data(current.data),
-                                 "parents": [labels[p] for p in current.parents]}
+                                 "parents": [labels[p] for p in upstream(current)]}
         if isinstance(current, MessageNode):
             entry["op"] = current.op.name
             entry["inputs"] = list(current.inputs)
@@ -104,13 +104,22 @@ def render(output: Node, path: Union[str, Path], format: Union[str, None] = None
     _check_output(output, "render")
     path = Path(path)
     fmt = format or path.suffix.lstrip(".") or "svg"
-    try:
-        import graphviz
-    except ImportError:
-        raise RuntimeError("render() needs the Python package 'graphviz' (pip install graphviz)") from None
+    dot = digraph(output)
     if shutil.which("dot") is None:
         raise RuntimeError("render() needs Graphviz's 'dot' program, which is not on PATH: "
                            "install Debian's 'graphviz' package (apt-get install graphviz)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(dot.pipe(format=fmt))
+    return path
+
+
+def digraph(output: Node) -> Any:
+    """The trace as a ``graphviz.Digraph`` (drawing it needs Graphviz's ``dot``; building it does not)."""
+    _check_output(output, "digraph")
+    try:
+        import graphviz
+    except ImportError:
+        raise RuntimeError("drawing a trace needs the Python package 'graphviz' (pip install graphviz)") from None
     order = topological_order([output])
     labels = unique_names(order)
     dot = graphviz.Digraph(graph_attr={"rankdir": "TB"}, node_attr={"fontname": "Helvetica", "fontsize": "10"})
@@ -118,11 +127,9 @@ def render(output: Node, path: Union[str, Path], format: Union[str, None] = None
     for current in order:
         dot.node(ids[current], label=f"{_escape(labels[current])}\\n{_escape(_preview(current.data))}",
                  **_style(current))
-        for parent in current.parents:
+        for parent in upstream(current):
             dot.edge(ids[parent], ids[current])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(dot.pipe(format=fmt))
-    return path
+    return dot
 
 
 def _check_output(output: Any, caller: str) -> None:

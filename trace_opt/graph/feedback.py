@@ -93,3 +93,36 @@ class FeedbackRecord:
         from .traversal import linking_subgraph
 
         return linking_subgraph([self.output], [self.parameter])
+
+    # Trace's names, for optimizers written against it (its feedback is a graph with user feedback).
+    @property
+    def user_feedback(self) -> str:
+        return str(self.feedback)
+
+    @property
+    def graph(self) -> List[Tuple[int, "Node"]]:
+        """The subgraph as Trace lists it: (depth from the parameter, node), parents first."""
+        depth: Dict["Node", int] = {}
+        for current in self.subgraph():
+            depth[current] = 1 + max((depth[p] for p in current.parents if p in depth), default=-1)
+        return sorted(((d, n) for n, d in depth.items()), key=lambda pair: pair[0])
+
+
+class FeedbackRecords(list):
+    """What reached a parameter: a list of FeedbackRecord. Code written against Trace, whose
+    feedback is a dict keyed by node, can also read it as one: keyed by the output."""
+
+    def _grouped(self) -> Dict["Node", List[FeedbackRecord]]:
+        grouped: Dict["Node", List[FeedbackRecord]] = {}
+        for record in self:
+            grouped.setdefault(record.output, []).append(record)
+        return grouped
+
+    def items(self):
+        return self._grouped().items()
+
+    def keys(self):
+        return self._grouped().keys()
+
+    def values(self):
+        return self._grouped().values()

@@ -105,7 +105,7 @@ def _callbacks(instance: Any, functions: Dict[str, Any]) -> Callable:
             if name not in functions:
                 raise PermissionError(f"{name} is not a traced function this code may call")
             result = functions[name](*args, **kwargs)
-        return result.data if isinstance(result, Node) else result
+        return result._data if isinstance(result, Node) else result
     return on_callback
 
 
@@ -136,7 +136,7 @@ def instance_view(instance: Any) -> Dict[str, Any]:
     for name, value in getattr(instance, "__dict__", {}).items():
         if name.startswith("_"):
             continue
-        value = value.data if isinstance(value, Node) else value
+        value = value._data if isinstance(value, Node) else value
         if looks_like_secret(name):
             unavailable[name] = "value whose name looks like a credential"
             continue

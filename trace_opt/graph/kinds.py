@@ -30,7 +30,7 @@ def parse_function(source: Any, what: str = "code") -> ast.FunctionDef | ast.Asy
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
-        raise ValueError(f"{what} does not parse: {exc.msg} (line {exc.lineno})") from None
+        raise ValueError(f"{what} does not parse: SyntaxError: {exc.msg} (line {exc.lineno})") from None
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     others = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom))]
     if len(defs) != 1 or others:

@@ -2,26 +2,22 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any, Dict, List, Tuple, Union
 
-from .bundle import _CODE_KEY, Bundle
+from . import files
+from .bundle import _CODE_KEY, BoundBundle, Bundle
+from .files import FORMAT, VERSION  # noqa: F401 - the module file format, named where users look
 from .kinds import is_tensor
-from .isolated import runner_from_json, runner_to_json
 from .nodes import Parameter
-from .serialize import assign_in_place, decode_value, encode_value, write_json_atomic
-from ..sandbox import bounded_json
-
-FORMAT = "trace_opt.module"
-VERSION = 1
 
 
 class Module:
     """Base class for trainable workflows, like ``torch.nn.Module``.
 
     Parameters are found in attributes, in lists, tuples and dicts held by attributes, in
-    nested modules, and as the code of trainable method bundles (one per instance).
+    nested modules, and as the code of trainable bundles: methods (one per instance) and
+    bundled functions held in attributes (``self.fn = bundle(trainable=True)(g)``).
     """
 
     def __init__(self) -> None:  # keeps ``super().__init__()`` in subclasses valid
@@ -73,62 +69,17 @@ class Module:
 
     def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> None:
         """Validate every value first, then assign all in place; on any error nothing changes."""
-        if not isinstance(state, dict):
-            raise TypeError(f"load_state_dict() needs a dict of name -> value, got {type(state).__name__}")
-        params = self._parameters_by_name()
-        missing = sorted(params.keys() - state.keys())
-        unknown = sorted(state.keys() - params.keys())
-        if strict and (missing or unknown):
-            raise ValueError(f"parameter names do not match {type(self).__name__}: "
-                             f"missing {missing or 'none'}, unknown {unknown or 'none'}")
-        checked, errors = {}, []
-        for name, value in state.items():
-            if name in params:
-                try:
-                    checked[name] = params[name].validate(value)
-                except ValueError as exc:
-                    errors.append(f"{name}: {exc}")
-        if errors:
-            raise ValueError("invalid values, nothing was loaded: " + "; ".join(errors))
-        for name, value in checked.items():
-            assign_in_place(params[name], value)
+        files.assign_values(self._parameters_by_name(), state, strict, type(self).__name__)
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: Union[str, Path]) -> Path:
         """Write every parameter to a JSON file, atomically."""
-        document = {
-            "format": FORMAT,
-            "version": VERSION,
-            "module": type(self).__qualname__,
-            "parameters": {name: {"kind": p.kind, "value": encode_value(p.data),
-                                  **({"runner": runner_to_json(p.code_runner)} if p.code_runner else {})}
-                           for name, p in self._parameters_by_name().items()},
-        }
-        return write_json_atomic(path, document)
+        return files.save_parameters(self._parameters_by_name(), path, type(self).__qualname__)
 
     def load(self, path: Union[str, Path]) -> None:
         """Load a file written by save() into the existing parameter objects (so optimizers
         built before keep working). A mismatch raises ValueError and changes nothing."""
-        path = Path(path)
-        try:
-            document = bounded_json.loads(path.read_bytes(), what=str(path))
-        except ValueError as exc:
-            raise ValueError(f"{path} is not a trace_opt module file: {exc}") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a trace_opt module file (format {FORMAT!r} expected)")
-        entries = document.get("parameters")
-        if not isinstance(entries, dict):
-            raise ValueError(f"{path} has no 'parameters' table")
-        params = self._parameters_by_name()
-        wrong_kind = [f"{name} is {entry.get('kind')!r} in the file but {params[name].kind!r} here"
-                      for name, entry in entries.items() if name in params and entry.get("kind") != params[name].kind]
-        if wrong_kind:
-            raise ValueError(f"{path}: " + "; ".join(wrong_kind))
-        runners = {name: runner_from_json(entry["runner"]) for name, entry in entries.items()
-                   if name in params and isinstance(entry, dict) and entry.get("runner") is not None}
-        self.load_state_dict({name: decode_value(entry.get("value")) for name, entry in entries.items()})
-        for name, runner in runners.items():  # code an optimizer accepted stays isolated after a load
-            params[name].code_runner = runner
+        files.load_parameters(self._parameters_by_name(), path, type(self).__name__)
 
 
 def _collect(prefix: str, value: Any, found: list, seen_params: set, seen_containers: set) -> None:
@@ -138,6 +89,10 @@ def _collect(prefix: str, value: Any, found: list, seen_params: set, seen_contai
             if value._auto_named:
                 value.name, value._auto_named = prefix.rstrip("."), False
             found.append((prefix.rstrip("."), value))
+        return
+    if isinstance(value, (Bundle, BoundBundle)):  # a trainable bundle held as an attribute: its code
+        if value.trainable:
+            _collect(prefix, value.parameter, found, seen_params, seen_containers)
         return
     if not isinstance(value, (Module, list, tuple, dict)) or id(value) in seen_containers:
         return

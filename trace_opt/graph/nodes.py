@@ -5,12 +5,13 @@ else points at it, so a graph lives exactly as long as something holds its outpu
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import operators as ops
-from .context import _tracing
+from . import containers, operators as ops
+from .context import _reads, _tracing
 from .errors import TraceExecutionError, stops_run
-from .feedback import FeedbackRecord
+from .feedback import FeedbackRecord, FeedbackRecords
 from .kinds import Spec
 
 
@@ -20,6 +21,7 @@ class Node:
 
     __slots__ = ("_data", "name", "parents", "_description", "__weakref__")
     trainable = False
+    info = None  # a traced call's extras: ``{"output": ...}`` of a bundle traced inside (see bundle)
 
     def __init__(self, value: Any, name: Optional[str] = None, description: Optional[str] = None) -> None:
         self._data = value._data if isinstance(value, Node) else value
@@ -29,17 +31,89 @@ class Node:
 
     @property
     def data(self) -> Any:
+        reads = _reads.get()
+        if reads is not None:  # a bundle is running: it should have been given this node
+            reads.append(self)
         return self._data
 
     @property
     def description(self) -> str:
         return self._description or ""
 
-    def backward(self, feedback: Any = None, *, propagator: Any = None) -> None:
-        """Send feedback about this output to every parameter that influenced it."""
+    def backward(self, feedback: Any = None, *, propagator: Any = None, visualize: bool = False) -> Any:
+        """Send feedback about this output to every parameter that influenced it. With
+        ``visualize=True`` the graph comes back as a ``graphviz.Digraph`` (Trace's habit)."""
         from .backward import backward
 
         backward(self, feedback, propagator=propagator)
+        if visualize:
+            from .export import digraph
+
+            return digraph(self)
+        return None
+
+    @property
+    def inputs(self) -> Dict[str, "Node"]:
+        """A constant or parameter has no inputs (a traced node's are its operation's, by name)."""
+        return {}
+
+    @property
+    def children(self) -> List["Node"]:
+        """The traced nodes computed from this one (only while ``track_children`` is on, as the
+        compat layer has it: trace_opt keeps no such pointers otherwise)."""
+        if _children is None:
+            raise AttributeError("children are not tracked: trace_opt keeps no pointer from a node to what was "
+                                 "computed from it; call trace_opt.graph.nodes.track_children() first")
+        entry = _children.get(id(self))
+        if entry is None or entry[0]() is not self:
+            return []
+        return [child for child in (ref() for ref in entry[1]) if child is not None]
+
+    @property
+    def parameter_dependencies(self) -> set:
+        """The trainable nodes this one was computed from, through its parents (Trace's name)."""
+        from .traversal import ancestors
+
+        return {n for n in ancestors(self, expand=False) if n.trainable}
+
+    @property
+    def expandable_dependencies(self) -> set:
+        """The nodes this one came from (itself included) that are bundles traced inside."""
+        from .traversal import ancestors
+
+        return {n for n in ancestors(self, expand=False) if n.info is not None and "output" in n.info}
+
+    # -- copies ------------------------------------------------------------------------
+    def clone(self) -> "Node":
+        """A traced copy: a new node with the same value whose parent is this one."""
+        return apply(ops.IDENTITY, (self,))
+
+    def detach(self) -> "Node":
+        """A constant with a deep copy of the value, cut from the graph (no parents)."""
+        import copy
+
+        return Node(copy.deepcopy(self._data), self.name, self._description)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "Node":
+        # A copy of the value and settings, not of the history: a deep-copied output has no parents
+        # (copying them would copy the whole graph), and a copied parameter has no feedback yet.
+        import copy
+
+        twin = object.__new__(type(self))
+        memo[id(self)] = twin
+        for cls in type(self).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if slot == "__weakref__" or not hasattr(self, slot):
+                    continue
+                value = getattr(self, slot)
+                if slot == "parents":
+                    value = ()
+                elif slot == "feedback":
+                    value = FeedbackRecords()
+                elif slot not in ("op", "code_runner", "spec"):
+                    value = copy.deepcopy(value, memo)
+                object.__setattr__(twin, slot, value)
+        return twin
 
     # -- plain-Python protocols: these must return plain values -----------------------
     __hash__ = object.__hash__  # identity, so nodes work as dict keys and set members
@@ -148,19 +222,50 @@ class Node:
     def __invert__(self): return apply(ops.INVERT, (self,))
 
 
+# Trace gives every node a list of its children; trace_opt keeps no pointer from a node to what was
+# computed from it (a graph lives as long as its output is held). The compat layer turns this on:
+# then each new MessageNode is noted, weakly, as a child of its parents.
+# Keyed by id, never by the node: nodes trace ``==`` (a lookup by node would build graphs).
+_children: Optional[Dict[int, Tuple[Any, List[Any]]]] = None
+
+
+def track_children(on: bool = True) -> None:
+    """Note, weakly, each new traced node as a child of its parents (``node.children``)."""
+    global _children
+    if on and _children is None:
+        _children = {}
+    elif not on:
+        _children = None
+
+
+def _note_child(parent: "Node", child: "Node") -> None:
+    table = _children
+    if table is None:
+        return
+    entry = table.get(id(parent))
+    if entry is None or entry[0]() is not parent:
+        key = id(parent)
+        entry = table[key] = (weakref.ref(parent, lambda _, key=key: table.pop(key, None)), [])
+    entry[1].append(weakref.ref(child))
+
+
 class MessageNode(Node):
     """The output of a traced operation: ``op`` says what computed it, ``parents`` from what."""
 
-    __slots__ = ("op", "arg_names")
+    __slots__ = ("op", "arg_names", "info")
 
     def __init__(self, value: Any, op: Any, parents: Tuple[Node, ...], arg_names: Optional[Tuple[str, ...]] = None,
-                 name: Optional[str] = None) -> None:
+                 name: Optional[str] = None, info: Optional[Dict[str, Any]] = None) -> None:
         self._data = value
         self.name = name or op.name
         self.parents = parents
         self._description = None
         self.op = op
         self.arg_names = arg_names
+        self.info = info
+        if _children is not None:
+            for parent in parents:
+                _note_child(parent, self)
 
     @property
     def description(self) -> str:
@@ -171,6 +276,8 @@ class MessageNode(Node):
         """The operation's inputs by argument name."""
         names = self.arg_names or self.op.input_names(len(self.parents))
         return dict(zip(names, self.parents))
+
+    _inputs = inputs  # Trace's name
 
 
 def error_type(exception: BaseException) -> str:
@@ -214,13 +321,16 @@ class Parameter(Node):
         self._description = description
         self.constraint = constraint
         self.trainable = bool(trainable)
-        self.feedback: List[FeedbackRecord] = []
+        self.feedback: List[FeedbackRecord] = FeedbackRecords()
         # Code only: how versions other than the original run (None: compiled in this process).
         # An optimizer that vets proposed code sets an isolated runner (graph/isolated.py).
         self.code_runner: Optional[Any] = None
 
     @property
     def data(self) -> Any:
+        reads = _reads.get()
+        if reads is not None:
+            reads.append(self)
         return self._data
 
     @data.setter
@@ -280,6 +390,8 @@ def node(value: Any, name: Optional[str] = None, description: Optional[str] = No
 def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]] = None) -> Node:
     """Run one traced operation: unwrap the inputs, call, and record the result."""
     tracing = _tracing.get()
+    if any(containers.holds_nodes(a) for a in args) or (kwargs and any(containers.holds_nodes(v) for v in kwargs.values())):
+        return _apply_unwrapped(op, args, kwargs or {}, tracing)
     values = [a._data if isinstance(a, Node) else a for a in args]
     names = None
     if kwargs:
@@ -300,6 +412,27 @@ def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, An
     if not tracing:
         return Node(value, op.name)
     return MessageNode(value, op, _as_parents(args, kwargs), names)
+
+
+def _apply_unwrapped(op: ops.Operator, args: Tuple[Any, ...], kwargs: Dict[str, Any], tracing: bool) -> Node:
+    """``apply`` for calls given lists or dicts of nodes: each node inside is a parent."""
+    parents: List[Node] = []
+    names: List[str] = []
+    arg_names = op.input_names(len(args))
+    values = [containers.take(arg_names[i], a, parents, names) for i, a in enumerate(args)]
+    kw_values = {k: containers.take(k, v, parents, names) for k, v in kwargs.items()}
+    try:
+        value = op.fn(*values, **kw_values)
+    except Exception as exc:
+        if stops_run(exc):
+            raise
+        err = ExceptionNode(exc, op, tuple(parents) if tracing else (), tuple(names))
+        raise TraceExecutionError(f"{op.name} raised {type(exc).__name__}: {exc}", err) from exc
+    if isinstance(value, Node):
+        value = value._data
+    if not tracing:
+        return Node(value, op.name)
+    return MessageNode(value, op, tuple(parents), tuple(names))
 
 
 def _as_parents(args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]]) -> Tuple[Node, ...]:

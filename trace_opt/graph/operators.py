@@ -63,6 +63,13 @@ ABS = _unary("abs", abs, "the absolute value of x")
 INVERT = _unary("invert", _py.invert, "~x")
 LEN = _unary("len", len, "len(x)")
 
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+IDENTITY = _unary("identity", _identity, "x unchanged (a traced copy)")
+
 GETITEM = Operator("getitem", _py.getitem, "[getitem] Return x[index].", ("x", "index"))
 GETATTR = Operator("getattr", getattr, "[getattr] Return the attribute `name` of x.", ("x", "name"))
 

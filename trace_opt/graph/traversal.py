@@ -1,9 +1,22 @@
 """Walking a trace: iterative (no recursion limit) and linear in nodes plus edges."""
 from __future__ import annotations
 
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Tuple
 
 from .nodes import Node
+
+
+def upstream(current: Node) -> Tuple[Node, ...]:
+    """What a node was computed from: its parents and, for a bundle traced inside
+    (``traceable_code``), the output of its inner graph, so feedback and exports reach into it."""
+    info = current.info
+    if info is None or "output" not in info:
+        return current.parents
+    return current.parents + (info["output"],)
+
+
+def _parents(current: Node) -> Tuple[Node, ...]:
+    return current.parents
 
 
 def topological_order(outputs: Iterable[Node]) -> List[Node]:
@@ -14,13 +27,13 @@ def topological_order(outputs: Iterable[Node]) -> List[Node]:
         if root in seen:
             continue
         seen.add(root)
-        stack = [(root, iter(root.parents))]
+        stack = [(root, iter(upstream(root)))]
         while stack:
             current, pending = stack[-1]
             for parent in pending:
                 if parent not in seen:
                     seen.add(parent)
-                    stack.append((parent, iter(parent.parents)))
+                    stack.append((parent, iter(upstream(parent))))
                     break
             else:
                 stack.pop()
@@ -28,15 +41,17 @@ def topological_order(outputs: Iterable[Node]) -> List[Node]:
     return order
 
 
-def ancestors(output: Node) -> List[Node]:
-    """The output and every node it was computed from, in no particular order (cheapest walk)."""
+def ancestors(output: Node, expand: bool = True) -> List[Node]:
+    """The output and every node it was computed from, in no particular order (cheapest walk);
+    ``expand=False`` stays out of the inner graphs of bundles traced inside."""
     seen = {output}
     stack = [output]
     found = []
+    edges = upstream if expand else _parents
     while stack:
         current = stack.pop()
         found.append(current)
-        for parent in current.parents:
+        for parent in edges(current):
             if parent not in seen:
                 seen.add(parent)
                 stack.append(parent)
@@ -52,7 +67,7 @@ def linking_subgraph(outputs: Iterable[Node], sources: Iterable[Node]) -> List[N
     reached = set(sources)
     linked: List[Node] = []
     for current in topological_order(outputs):
-        if current in reached or any(p in reached for p in current.parents):
+        if current in reached or any(p in reached for p in upstream(current)):
             reached.add(current)
             linked.append(current)
     return linked

@@ -14,8 +14,9 @@ from .errors import (BudgetExceeded, LLMError, LocalModelCrashed, LocalModelUnav
                      ModelUnreachable, ProviderError, ReplyError)
 from .health import run_main
 from .rollout_scope import rollout_scope
+from .scripted import ScriptedLLM, ScriptExhausted
 from .usage import Usage
 
 __all__ = ["LLM", "Budget", "BudgetExceeded", "Usage", "accounting", "Account", "LLMError", "ReplyError",
            "ProviderError", "ModelUnreachable", "LocalModelUnavailable", "LocalModelCrashed", "ModelNeverAnswered",
-           "ResponseCache", "rollout_scope", "run_main"]
+           "ResponseCache", "rollout_scope", "run_main", "ScriptedLLM", "ScriptExhausted"]

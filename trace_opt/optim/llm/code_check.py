@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...graph import BoundBundle, Bundle, MessageNode, Parameter, linking_subgraph, no_trace
+from ...graph.bundle import EXTERNAL
 from ...graph.isolated import IsolatedCode, IsolatedCodeError
 from ...sandbox import DEFAULT_POLICY, IsolationUnavailable, Policy, check
 from ...llm.errors import redact
@@ -51,7 +52,8 @@ def recorded_calls(param: Parameter) -> List[Tuple[Any, Dict[str, Any]]]:
         inputs = current.inputs
         if inputs.get("__code") is not param or any("[" in name for name in inputs):
             continue  # var-args and unwrapped lists cannot be replayed by name
-        calls.append((current.op, {name: node.data for name, node in inputs.items() if name != "__code"}))
+        calls.append((current.op, {name: node.data for name, node in inputs.items()
+                                   if name != "__code" and not name.startswith(EXTERNAL)}))
         if len(calls) == MAX_TRIALS:
             break
     return calls

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ...graph import FeedbackRecord, MessageNode, Node, Parameter, linking_subgraph
+from ...graph import FeedbackRecord, MessageNode, Node, Parameter, linking_subgraph, upstream
 from .tokens import estimate_tokens, fit_tokens, preview, elide
 
 VALUE_WIDTHS = (240, 100, 40)  # characters per intermediate value, tried in turn
@@ -167,10 +167,10 @@ def _entries(nodes: List[Node], keys: Dict[Parameter, str], labels: Dict[Node, s
         if current in keys:
             from_params[current] = 0
         else:
-            from_params[current] = min((from_params[p] + 1 for p in current.parents if p in in_graph), default=math.inf)
+            from_params[current] = min((from_params[p] + 1 for p in upstream(current) if p in in_graph), default=math.inf)
     to_outputs: Dict[Node, float] = {n: (0 if n in outputs else math.inf) for n in nodes}
     for current in reversed(nodes):
-        for parent in current.parents:
+        for parent in upstream(current):
             if parent in in_graph and to_outputs[current] + 1 < to_outputs[parent]:
                 to_outputs[parent] = to_outputs[current] + 1
     entries = []

@@ -1,0 +1,33 @@
+"""Trace's ``bundle`` (its argument order and names) over trace_opt's bundle."""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Optional
+
+from ....graph.bundle import Bundle
+from ....graph.containers import to_data
+from .errors import ExecutionError, TraceMissingInputsError
+
+FunModule = Bundle
+_NAMED = re.compile(r"^\s*\[([^\]]+)\]")
+
+
+def bundle(description: Optional[str] = None, traceable_code: bool = False, _process_inputs: bool = True,
+           trainable: bool = False, catch_execution_error: bool = True, allow_external_dependencies: bool = False,
+           overwrite_python_recursion: bool = False, projections: Any = None) -> Callable[[Callable], Bundle]:
+    """``@bundle("[name] what it does", trainable=...)``; the ``[name]`` prefix names the operation.
+    As in Trace, reading a node the function was not given raises TraceMissingInputsError."""
+    if callable(description):
+        raise TypeError("Trace's bundle takes options, not the function: write @bundle(), not @bundle")
+    named = _NAMED.match(description or "")
+
+    def decorate(fn: Callable) -> Bundle:
+        return Bundle(fn, trainable=trainable, catch_exceptions=catch_execution_error,
+                      description=description, name=named.group(1).strip() if named else None,
+                      traceable_code=traceable_code, allow_external_dependencies=allow_external_dependencies,
+                      missing_inputs="error")
+
+    return decorate
+
+
+__all__ = ["ExecutionError", "FunModule", "TraceMissingInputsError", "bundle", "to_data"]

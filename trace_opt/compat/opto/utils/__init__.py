@@ -1,0 +1,4 @@
+"""Trace's ``opto.utils``."""
+from . import llm  # noqa: F401
+
+__all__ = ["llm"]
