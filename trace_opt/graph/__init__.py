@@ -5,7 +5,7 @@ It imports nothing from the layers above it (llm, optim, train, ...).
 from .backward import Propagator, RecordingPropagator, backward
 from .bundle import BoundBundle, Bundle, bundle
 from .context import is_tracing, no_trace
-from .errors import TraceExecutionError
+from .errors import TraceExecutionError, TraceMissingInputsError, TraceMissingInputsWarning
 from .export import digraph, from_json, render, to_json, to_networkx
 from .feedback import Feedback, FeedbackRecord
 from .kinds import KINDS
@@ -17,7 +17,8 @@ from .containers import to_data
 
 __all__ = [
     "KINDS", "BoundBundle", "Bundle", "ExceptionNode", "Feedback", "FeedbackRecord", "MessageNode", "Module",
-    "Demos", "Node", "Operator", "Parameter", "Propagator", "RecordingPropagator", "TraceExecutionError", "ancestors",
+    "Demos", "Node", "Operator", "Parameter", "Propagator", "RecordingPropagator", "TraceExecutionError", "TraceMissingInputsError",
+    "TraceMissingInputsWarning", "ancestors",
     "backward", "bundle", "from_json", "is_tracing", "linking_subgraph", "no_trace", "node", "render",
     "to_json", "to_networkx", "topological_order", "unique_names", "upstream", "to_data", "digraph",
 ]

@@ -62,8 +62,7 @@ class Node:
         """The traced nodes computed from this one (only while ``track_children`` is on, as the
         compat layer has it: trace_opt keeps no such pointers otherwise)."""
         if _children is None:
-            raise AttributeError("children are not tracked: trace_opt keeps no pointer from a node to what was "
-                                 "computed from it; call trace_opt.graph.nodes.track_children() first")
+            raise AttributeError(_UNTRACKED)
         entry = _children.get(id(self))
         if entry is None or entry[0]() is not self:
             return []
@@ -168,6 +167,8 @@ class Node:
 
     def __getattr__(self, name: str) -> "Node":
         # Only reached for names a Node does not define: fall back to the data's attribute.
+        if name == "children":  # its property raised: say why, not that the data lacks it
+            raise AttributeError(_UNTRACKED)
         if name.startswith("_"):
             raise AttributeError(name)
         data = self._data
@@ -225,6 +226,8 @@ class Node:
 # Trace gives every node a list of its children; trace_opt keeps no pointer from a node to what was
 # computed from it (a graph lives as long as its output is held). The compat layer turns this on:
 # then each new MessageNode is noted, weakly, as a child of its parents.
+_UNTRACKED = ("children are not tracked: trace_opt keeps no pointer from a node to what was computed from it; "
+              "call trace_opt.graph.nodes.track_children() first (the Trace compat layer does)")
 # Keyed by id, never by the node: nodes trace ``==`` (a lookup by node would build graphs).
 _children: Optional[Dict[int, Tuple[Any, List[Any]]]] = None
 

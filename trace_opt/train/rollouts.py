@@ -8,7 +8,9 @@ rollout again (after ``resume()``) gets the same samples.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -43,11 +45,23 @@ def named_rollout(agent: Module, item: Tuple[Optional[str], Any]) -> Rollout:
     output, error = None, None
     with accounting() as spent, scope:
         try:
-            output = node(agent(node(value, name="input")))
+            output = node(_finished(agent(node(value, name="input"))))
         except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
             error = exc
     usage = spent.usage
     return Rollout(output, error, usage.total_tokens, usage.cost_usd, time.perf_counter() - start)
+
+
+def _finished(result: Any) -> Any:
+    """An async agent's answer: its coroutine run to the end on a loop of this rollout's own (each
+    executor runs a rollout where no loop is running; the context, accounting included, goes along)."""
+    if not inspect.isawaitable(result):
+        return result
+
+    async def wait() -> Any:
+        return await result
+
+    return asyncio.run(wait())
 
 
 def judge(guide: Any, output: Any, target: Any, failures: list) -> Tuple[Any, float]:
