@@ -214,12 +214,16 @@ def test_feedback_reads_as_trace_shaped_dict_too():
 def test_children_are_noted_only_when_asked():
     from trace_opt.graph import nodes
 
-    x = to.node(1)
-    with pytest.raises(AttributeError, match="children are not tracked"):
-        (x + 1).children
-    nodes.track_children(True)
+    was_on = nodes._children is not None  # the compat layer turns it on for the whole process
+    nodes.track_children(False)
     try:
+        x = to.node(1)
+        with pytest.raises(AttributeError, match="children are not tracked"):
+            (x + 1).children
+        nodes.track_children(True)
         y = x + 1
         assert x.children == [y]
+        del y
+        assert x.children == []  # noted weakly: a child nobody holds is gone
     finally:
-        nodes.track_children(False)
+        nodes.track_children(was_on)

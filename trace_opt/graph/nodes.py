@@ -393,8 +393,11 @@ def node(value: Any, name: Optional[str] = None, description: Optional[str] = No
 def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]] = None) -> Node:
     """Run one traced operation: unwrap the inputs, call, and record the result."""
     tracing = _tracing.get()
-    if any(containers.holds_nodes(a) for a in args) or (kwargs and any(containers.holds_nodes(v) for v in kwargs.values())):
-        return _apply_unwrapped(op, args, kwargs or {}, tracing)
+    for a in args:  # a plain loop: this is the hot path of every traced operation
+        if type(a) in _CONTAINERS and containers.holds_nodes(a):
+            return _apply_unwrapped(op, args, kwargs or {}, tracing)
+    if kwargs and any(type(v) in _CONTAINERS and containers.holds_nodes(v) for v in kwargs.values()):
+        return _apply_unwrapped(op, args, kwargs, tracing)
     values = [a._data if isinstance(a, Node) else a for a in args]
     names = None
     if kwargs:
@@ -415,6 +418,9 @@ def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, An
     if not tracing:
         return Node(value, op.name)
     return MessageNode(value, op, _as_parents(args, kwargs), names)
+
+
+_CONTAINERS = (list, tuple, dict)
 
 
 def _apply_unwrapped(op: ops.Operator, args: Tuple[Any, ...], kwargs: Dict[str, Any], tracing: bool) -> Node:
