@@ -141,9 +141,11 @@ def test_apply_op_broadcasts_over_containers():
         def __init__(self, x):
             self.x = trace.node(x)
             self.items = [trace.node(x + "1")]
+            self.size = len(x)
 
-    out = trace.apply_op(ops.add, Box("out"), Box("foo"), Box("bar"))
+    out = trace.apply_op(ops.add, Box("output"), Box("foo"), Box("bar"))
     assert out.x.data == "foobar" and out.items[0].data == "foo1bar1"
+    assert out.size == 6  # plain values in the inputs only: the output keeps its own
 
 
 def test_to_data_and_traceable_code():

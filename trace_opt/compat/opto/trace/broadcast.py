@@ -10,7 +10,8 @@ from .containers import NodeContainer
 def apply_op(op: Callable, output: Any, *args: Any, **kwargs: Any) -> Any:
     """Walk the inputs together: where they hold lists, dicts or NodeContainers, go inside (the
     first such input gives the shape) and write into ``output`` there; where they hold nodes,
-    put ``op`` of them. A plain value among the inputs is passed as it is, everywhere."""
+    put ``op`` of them. A plain value among nodes is passed as it is; where the inputs hold only
+    plain values, the output keeps its own."""
     names = list(kwargs)
     count = len(args)
 
@@ -18,9 +19,11 @@ def apply_op(op: Callable, output: Any, *args: Any, **kwargs: Any) -> Any:
         return op(*items[:count], **dict(zip(names, items[count:])))
 
     def walk(out: Any, items: List[Any]) -> Any:
-        shape = next((v for v in items if isinstance(v, (list, dict, NodeContainer))), None)
-        if shape is None or any(isinstance(v, Node) for v in items):
+        if any(isinstance(v, Node) for v in items):
             return call(items)
+        shape = next((v for v in items if isinstance(v, (list, dict, NodeContainer))), None)
+        if shape is None:  # plain values only: the output keeps its own
+            return out
         if isinstance(shape, list):
             for i in range(len(shape)):
                 out[i] = walk(out[i], [v[i] if isinstance(v, list) else v for v in items])
