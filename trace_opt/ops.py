@@ -29,15 +29,20 @@ def chat_messages(system: str, user: str, demos: Any = ()) -> list:
     return messages + [{"role": "user", "content": user}]
 
 
-def llm_call(system: Any, user: Any, *, temperature: Any = None, demos: Any = None, llm: Any = None,
+def llm_call(system: Any, user: Any, *more_user: Any, temperature: Any = None, demos: Any = None, llm: Any = None,
              **options: Any) -> Node:
     """Traced chat call; ``llm`` defaults to ``to.LLM()`` (the configured or embedded model).
     ``demos`` (a ``to.Demos``, or a list of (input, output) pairs) become prior turns, and a traced
-    input: feedback on the reply reaches the demonstrations too."""
+    input: feedback on the reply reaches the demonstrations too. Further user texts
+    (``llm_call(system, a, b)``, Trace's ``call_llm(system, *parts)``) are sent as further user turns."""
     if llm is None:
         from .llm import LLM
 
         llm = _default_llm(LLM)
+    if more_user:
+        if demos is not None:
+            raise TypeError("llm_call takes demos with one user message; join the user texts first")
+        return _llm_call_parts(llm, options, system, temperature, (user,) + more_user)
 
     def ask(system: Any, user: Any, temperature: Optional[float] = None, demos: Any = ()) -> str:
         if not isinstance(system, str) or not isinstance(user, str):
@@ -54,6 +59,24 @@ def llm_call(system: Any, user: Any, *, temperature: Any = None, demos: Any = No
         demos = Node(Spec.infer(demos, "demos", None, None, MAX_DEMOS).validate(demos), "demos")
     return apply(Operator("llm_call", ask, LLM_CALL_DEMOS_DOC, ("system", "user", "temperature", "demos")),
                  (system, user, temperature, demos))
+
+
+LLM_CALL_PARTS_DOC = ("[llm_call] Ask a language model: `system` is the system prompt, `temperature` the sampling "
+                      "temperature, each further input one user message in turn; returns the model's reply text.")
+
+
+def _llm_call_parts(llm: Any, options: dict, system: Any, temperature: Any, users: tuple) -> Node:
+    def ask(system: Any, temperature: Optional[float], *users: Any) -> str:
+        if not isinstance(system, str) or not all(isinstance(u, str) for u in users):
+            raise TypeError("llm_call needs text: system and every user message must be str")
+        extra = dict(options)
+        if temperature is not None:
+            extra["temperature"] = float(temperature)
+        messages = [{"role": "system", "content": system}] + [{"role": "user", "content": u} for u in users]
+        return llm(messages, **extra)
+
+    return apply(Operator("llm_call", ask, LLM_CALL_PARTS_DOC, ("system", "temperature")),
+                 (system, temperature) + users)
 
 
 _shared = {}

@@ -157,3 +157,14 @@ def test_to_data_and_traceable_code():
 
     out = f(trace.node(1), trace.node(2))
     assert out == 13 and "add" in out.info["output"].name
+
+
+def test_call_llm_sends_each_part_as_a_user_turn_and_is_traced():
+    from trace_opt.llm import ScriptedLLM
+
+    llm = ScriptedLLM(["Hola, Juan!"])
+    instruction = trace.node("Greet the user.", trainable=True)
+    reply = ops.call_llm("You are a sales assistant.", instruction, "Hola, soy Juan.", llm=llm)
+    assert reply.data == "Hola, Juan!" and contain(reply.parents, instruction)
+    assert [m["role"] for m in llm.calls[0]] == ["system", "user", "user"]
+    assert llm.calls[0][1]["content"] == "Greet the user."

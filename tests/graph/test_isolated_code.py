@@ -75,3 +75,26 @@ def test_a_saved_module_keeps_accepted_code_isolated(tmp_path):
     with pytest.raises(to.TraceExecutionError, match="imported os, not allowed"):
         loaded.answer("q")
     assert os.getpid()  # this process is untouched
+
+
+@to.bundle(trainable=True)
+async def polish(text):
+    """Polish the text."""
+    return text
+
+
+def test_new_versions_of_an_async_bundle_run_isolated_and_are_awaited():
+    import asyncio
+
+    param = polish.parameter
+    isolate(param)
+    param.data = ("async def polish(text):\n    async def inner():\n        return text.strip() + '.'\n"
+                  "    return await inner()\n")
+    try:
+        out = asyncio.run(polish(to.node("  hi ")))
+        assert out.data == "hi." and param in out.parents
+        param.data = "async def polish(text):\n    import asyncio\n    await asyncio.sleep(1)\n    return text\n"
+        with pytest.raises(to.TraceExecutionError, match="imported asyncio, not allowed"):
+            asyncio.run(polish(to.node("x")))  # no event loop in the worker, and no asyncio for its code
+    finally:
+        param.data, param.code_runner = polish.source, None

@@ -227,3 +227,35 @@ def test_children_are_noted_only_when_asked():
         assert x.children == []  # noted weakly: a child nobody holds is gone
     finally:
         nodes.track_children(was_on)
+
+
+def test_a_python_function_called_through_a_node_gets_the_nodes():
+    class Counter:
+        def __init__(self):
+            self.step = to.Parameter(1, name="step")
+
+        def add(self, y):
+            return y + 1 + self.step  # traced: y and self.step stay nodes here
+
+    counter = to.node(Counter())
+    y = to.node(2, name="y")
+    out = counter.call("add", y)
+    assert out.data == 4 and y in out.parents
+    out.backward("too big")
+    assert len(counter.data.step.feedback) == 1  # reached through the call's inner graph
+    fun = to.node(lambda x: x * 10)
+    assert fun(to.node(3)).data == 30 and len(fun(to.node(3)).parents) == 2
+    assert to.node("a-b").split("-").data == ["a", "b"]  # builtins still get plain values
+
+
+def test_recursion_runs_the_plain_function_when_asked():
+    @to.bundle(overwrite_python_recursion=True)
+    def total(n):
+        if n == 0:
+            return 0
+        below = total(n - 1)
+        assert not isinstance(below, to.Node)
+        return n + below
+
+    out = total(to.node(10))
+    assert out.data == 55 and len(out.parents) == 1

@@ -14,6 +14,7 @@ import inspect
 import linecache
 import textwrap
 import warnings
+from contextvars import ContextVar
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import containers
@@ -29,17 +30,19 @@ EXTERNAL = "external:"  # the input name of a node the code read without being g
 
 def bundle(fn: Optional[Callable] = None, *, trainable: bool = False, catch_exceptions: bool = True,
            description: Optional[str] = None, name: Optional[str] = None, traceable_code: bool = False,
-           allow_external_dependencies: bool = False, missing_inputs: str = "link") -> Any:
+           allow_external_dependencies: bool = False, missing_inputs: str = "link",
+           overwrite_python_recursion: bool = False) -> Any:
     """Decorator: ``@bundle()``, ``@bundle`` or ``bundle(trainable=True)(fn)``.
 
     ``traceable_code=True`` traces the operations inside as a sub-graph (the code receives nodes;
     feedback reaches the parameters it uses, ``out.info["output"]`` is the inner result).
     A node the code reads but was not given becomes an input (``external:<name>``) with a warning,
     so feedback reaches it; ``missing_inputs="error"`` raises TraceMissingInputsError instead, and
-    ``allow_external_dependencies=True`` only lists it in ``out.info["external_dependencies"]``."""
+    ``allow_external_dependencies=True`` only lists it in ``out.info["external_dependencies"]``.
+    ``overwrite_python_recursion=True``: the function's calls of itself run the plain function."""
     options = dict(trainable=trainable, catch_exceptions=catch_exceptions, description=description, name=name,
                    traceable_code=traceable_code, allow_external_dependencies=allow_external_dependencies,
-                   missing_inputs=missing_inputs)
+                   missing_inputs=missing_inputs, overwrite_python_recursion=overwrite_python_recursion)
     if fn is None:
         return lambda f: Bundle(f, **options)
     return Bundle(fn, **options)
@@ -51,10 +54,14 @@ class Bundle:
 
     def __init__(self, fn: Callable, *, trainable: bool = False, catch_exceptions: bool = True,
                  description: Optional[str] = None, name: Optional[str] = None, traceable_code: bool = False,
-                 allow_external_dependencies: bool = False, missing_inputs: str = "link") -> None:
+                 allow_external_dependencies: bool = False, missing_inputs: str = "link",
+                 overwrite_python_recursion: bool = False) -> None:
         if missing_inputs not in ("link", "error"):
             raise ValueError(f"missing_inputs must be 'link' or 'error', got {missing_inputs!r}")
         self.missing_inputs = missing_inputs
+        # With overwrite_python_recursion, a call made while this bundle runs is the plain function.
+        self._inside: Optional[ContextVar] = (ContextVar(f"trace_opt_inside_{id(self)}", default=False)
+                                              if overwrite_python_recursion else None)
         if not callable(fn) or isinstance(fn, (Node, type)):
             raise TypeError(f"bundle() needs a function as fn, got {type(fn).__name__}: {fn!r:.60}")
         self.fn = fn
@@ -127,9 +134,13 @@ class Bundle:
         does so, for an ``async def``)."""
         if self.is_async:
             return self._run_async(instance, args, kwargs)
+        if self._inside is not None and self._inside.get():  # a recursive call: the plain function
+            return self.fn(*((instance,) if instance is not None else ()), *containers.to_data(args),
+                           **containers.to_data(kwargs))
         call = self._prepare(instance, args, kwargs)
         tracing_token = _tracing.set(call.tracing and self.traceable_code)
         reads_token = _reads.set(call.reads)
+        inside_token = self._inside.set(True) if self._inside is not None else None
         try:
             result = call.fn(*call.arguments.args, **call.arguments.kwargs)
         except Exception as exc:
@@ -138,6 +149,8 @@ class Bundle:
                 raise
             raise failure from exc
         finally:
+            if inside_token is not None:
+                self._inside.reset(inside_token)
             _reads.reset(reads_token)
             _tracing.reset(tracing_token)
         return self._record(call, result)
@@ -149,7 +162,9 @@ class Bundle:
         tracing_token = _tracing.set(call.tracing and self.traceable_code)
         reads_token = _reads.set(call.reads)
         try:
-            result = await call.fn(*call.arguments.args, **call.arguments.kwargs)
+            result = call.fn(*call.arguments.args, **call.arguments.kwargs)
+            if inspect.isawaitable(result):  # a version run in an isolated worker answers with the value
+                result = await result
         except Exception as exc:
             failure = self._failed(call, exc)
             if failure is exc:

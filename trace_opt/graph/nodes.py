@@ -5,6 +5,7 @@ else points at it, so a graph lives exactly as long as something holds its outpu
 """
 from __future__ import annotations
 
+import types
 import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -163,7 +164,7 @@ class Node:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> "Node":
         """Traced method call on the data: ``n.call("upper")`` is ``n.data.upper()`` traced."""
-        return apply(ops.CALL, (self.getattr(name),) + args, kwargs)
+        return self.getattr(name)(*args, **kwargs)
 
     def __getattr__(self, name: str) -> "Node":
         # Only reached for names a Node does not define: fall back to the data's attribute.
@@ -177,6 +178,8 @@ class Node:
         return apply(ops.GETATTR, (self, name))
 
     def __call__(self, *args: Any, **kwargs: Any) -> "Node":
+        if _is_python_code(self._data):  # the user's own function or method: it gets the nodes
+            return _call_python(self, args, kwargs)
         return apply(ops.CALL, (self,) + args, kwargs)
 
     def __getitem__(self, key: Any) -> "Node":
@@ -442,6 +445,33 @@ def _apply_unwrapped(op: ops.Operator, args: Tuple[Any, ...], kwargs: Dict[str, 
     if not tracing:
         return Node(value, op.name)
     return MessageNode(value, op, tuple(parents), tuple(names))
+
+
+def _is_python_code(fn: Any) -> bool:
+    return isinstance(fn, types.FunctionType) or (isinstance(fn, types.MethodType)
+                                                   and isinstance(fn.__func__, types.FunctionType))
+
+
+def _call_python(fn: Node, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Node:
+    """Call a Python function held by a node with the nodes themselves (as Trace does): what it
+    computes from them is traced, and is the inner graph of the call's node (``info["output"]``),
+    so feedback on the call reaches what the function used (a node of its object, say)."""
+    tracing = _tracing.get()
+    names = ops.CALL.input_names(1 + len(args)) + tuple(kwargs) if kwargs else None
+    try:
+        result = fn._data(*args, **kwargs)
+    except Exception as exc:
+        if stops_run(exc):
+            raise
+        parents = _as_parents((fn,) + args, kwargs) if tracing else ()
+        err = ExceptionNode(exc, ops.CALL, parents, names)
+        raise TraceExecutionError(f"{ops.CALL.name} raised {type(exc).__name__}: {exc}", err) from exc
+    value = result._data if isinstance(result, Node) else result
+    if not tracing:
+        return Node(value, ops.CALL.name)
+    parents = _as_parents((fn,) + args, kwargs)
+    inner = isinstance(result, Node) and all(result is not p for p in parents)
+    return MessageNode(value, ops.CALL, parents, names, info={"output": result} if inner else None)
 
 
 def _as_parents(args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]]) -> Tuple[Node, ...]:

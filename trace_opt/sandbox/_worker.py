@@ -26,6 +26,18 @@ _PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER =
 CODE_FILE = ["<trace_opt code>"]  # the loaded code's file name: its lines in errors
 
 
+
+def _finished(result):
+    """An ``async def``'s coroutine, run to its end without an event loop (the sandbox has none:
+    asyncio's needs a socketpair); awaiting real I/O or timers fails with asyncio's own error."""
+    if not hasattr(result, "send") or not hasattr(result, "throw") or not hasattr(result, "__await__"):
+        return result
+    try:
+        while True:
+            result.send(None)
+    except StopIteration as stop:
+        return stop.value
+
 class _Capped(io.TextIOBase):
     """A text stream that keeps the first `limit` characters and counts the rest."""
 
@@ -160,7 +172,7 @@ class Worker:
             view = message.get("self")
             if view is not None:
                 args = [InstanceView(self, view)] + list(args)
-            value = wire.encode(self.func(*args, **kwargs), self.config["max_depth"])
+            value = wire.encode(_finished(self.func(*args, **kwargs)), self.config["max_depth"])
             size = len(wire.dumps(value))
             if size > self.config["max_result_bytes"]:
                 raise ValueError(f"the return value is {size} bytes, over the limit of "

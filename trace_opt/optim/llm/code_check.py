@@ -11,6 +11,8 @@ Trace does.
 from __future__ import annotations
 
 import ast
+import asyncio
+import inspect
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -77,7 +79,9 @@ def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeT
             function = (bundle.compile(code) if runner is None
                         else runner.compile(bundle, code, bound, bundle.code_filename(code)))
             with no_trace():
-                function(*leading, **inputs)
+                result = function(*leading, **inputs)
+                if inspect.isawaitable(result):  # an async function, trusted: run it to its end here
+                    asyncio.run(_awaited(result))
     except IsolatedCodeError as exc:  # the candidate's failure in its worker, in its own words
         error = elide(redact(str(exc) if exc.error_type == "IsolatedCodeError" else f"{exc.error_type}: {exc}"), 240)
         if error.startswith(("timeout", "the isolated worker", "the arguments")):
@@ -88,6 +92,10 @@ def trial_error(code: str, calls: List[Tuple[Any, Dict[str, Any]]], trial: CodeT
             raise
         return f"raised {type(exc).__name__}: {elide(redact(str(exc)), 200)} on the inputs of this step"
     return None
+
+
+async def _awaited(result: Any) -> Any:
+    return await result
 
 
 def _reachable(calls: List[Tuple[Any, Dict[str, Any]]]) -> Tuple[Optional[Dict[str, Any]], List[str]]:

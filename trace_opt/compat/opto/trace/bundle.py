@@ -25,7 +25,7 @@ def bundle(description: Optional[str] = None, traceable_code: bool = False, _pro
         return Bundle(fn, trainable=trainable, catch_exceptions=catch_execution_error,
                       description=description, name=named.group(1).strip() if named else None,
                       traceable_code=traceable_code, allow_external_dependencies=allow_external_dependencies,
-                      missing_inputs="error")
+                      missing_inputs="error", overwrite_python_recursion=overwrite_python_recursion)
 
     return decorate
 

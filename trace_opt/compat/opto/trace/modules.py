@@ -4,15 +4,23 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ....graph.module import Module as _Module
-from ....graph.nodes import Parameter
 from .containers import NodeContainer
 
 
 class Module(_Module):
-    """trace_opt's Module; ``parameters_dict()`` is ``dict(named_parameters())``."""
+    """trace_opt's Module with Trace's ``parameters_dict()``: name -> parameter, and a module held
+    in an attribute as one entry (Trace lists it as a container of parameters)."""
 
-    def parameters_dict(self) -> Dict[str, Parameter]:
-        return dict(self.named_parameters())
+    def parameters_dict(self) -> Dict[str, Any]:
+        found: Dict[str, Any] = {}
+        for name, param in self.named_parameters():
+            head = name.split(".", 1)[0]
+            held = vars(self).get(head)
+            if isinstance(held, _Module) and "." in name:
+                found[head] = held
+            else:
+                found[name] = param
+        return found
 
 
 def model(cls: type) -> type:

@@ -76,14 +76,14 @@ make_dict = _op("make_dict", lambda **kwargs: dict(kwargs), "Return a dict of th
 list_insert = _op("list_insert", lambda x, index, value: (x.insert(index, value), x)[1], "Insert value; return x.")
 
 
-def _call_llm(system_prompt: str, *user_prompts: str, **options: Any) -> str:
-    from ....llm import LLM
+def call_llm(system_prompt: Any, *user_prompts: Any, **options: Any) -> Any:
+    """Trace's ``call_llm(system, *parts)``: trace_opt's ``to.ops.llm_call`` with one user turn a part
+    (the shared default LLM: the configured or embedded model, unless ``llm=`` names one)."""
+    from ....ops import llm_call
 
-    messages = [{"role": "system", "content": system_prompt}]
-    messages += [{"role": "user", "content": str(text)} for text in user_prompts]
-    return LLM()(messages, **options)
+    if not user_prompts:
+        raise TypeError("call_llm needs a system prompt and at least one user prompt")
+    return llm_call(system_prompt, *user_prompts, **options)
 
-
-call_llm = _op("call_llm", _call_llm, "Return the LLM's reply to the system prompt and the user prompts.")
 
 del _name, _fn
