@@ -168,3 +168,35 @@ def test_call_llm_sends_each_part_as_a_user_turn_and_is_traced():
     assert reply.data == "Hola, Juan!" and contain(reply.parents, instruction)
     assert [m["role"] for m in llm.calls[0]] == ["system", "user", "user"]
     assert llm.calls[0][1]["content"] == "Greet the user."
+
+
+def test_descriptions_and_bundle_info_read_as_in_trace():
+    assert trace.node(1, description="x").description == "[Node] x"
+    assert trace.node(1).description == "[Node] This is a node in a computational graph."
+    assert trace.node(1, trainable=True).description == "[ParameterNode] This is a ParameterNode in a computational graph."
+
+    def keep(fn):
+        return fn
+
+    @trace.bundle()
+    @keep
+    def shown():
+        """Doc."""
+        return 1
+
+    assert shown.info["source"] == '@keep\ndef shown():\n    """Doc."""\n    return 1'
+    assert shown.info["line_number"] == shown.fn.__code__.co_firstlineno + 1
+
+
+def test_trace_opts_own_optimizer_base_takes_traces_constructor_shape():
+    import trace_opt as to
+
+    class Doubler(to.optim.Optimizer):
+        def step(self):
+            for p in self.parameters():
+                p.data = p.data * 2
+            return to.optim.StepReport(updated={p.name: p.data for p in self.parameters()})
+
+    x = to.Parameter(2, name="x")
+    Doubler([x]).step()
+    assert x.data == 4

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import inspect
 from abc import ABCMeta
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 from ..graph import Parameter
 from .report import StepReport
@@ -43,8 +43,8 @@ def satisfies_contract(optimizer: Any) -> bool:
 class Optimizer(metaclass=ABCMeta):
     """Holds parameter groups and per-parameter state; subclasses implement ``step()``."""
 
-    def __init__(self, params: Iterable[Any], defaults: Dict[str, Any]) -> None:
-        self.defaults = dict(defaults)
+    def __init__(self, params: Iterable[Any], defaults: Optional[Dict[str, Any]] = None) -> None:
+        self.defaults = dict(defaults or {})
         self.param_groups: List[Dict[str, Any]] = []
         self.state: Dict[Parameter, Dict[str, Any]] = {}
         if isinstance(params, (Parameter, dict)) or not isinstance(params, Iterable):

@@ -18,14 +18,19 @@ track_children()  # Trace's node.children: noted weakly from here on
 
 def node(data: Any, name: Optional[str] = None, trainable: bool = False, description: Optional[str] = None,
          constraint: Optional[str] = None, info: Any = None) -> Node:
-    """Trace's ``node``: a node stays itself unless made trainable, which wraps its value anew."""
+    """Trace's ``node``: a node stays itself unless made trainable, which wraps its value anew; the
+    description reads as Trace writes it (``[Node] ...``, ``[ParameterNode] ...``)."""
     if isinstance(data, Node):
         if not trainable:
             return data
         data = data.data
+    kind = "ParameterNode" if trainable else "Node"
+    described = f"[{kind}] {description or f'This is a {kind} in a computational graph.'}"
+    if description is None and not trainable:
+        described = "[Node] This is a node in a computational graph."
     if trainable:
-        return Parameter(data, name, description=description, constraint=constraint)
-    return _node(data, name, description)
+        return Parameter(data, name, description=described, constraint=constraint)
+    return _node(data, name, described)
 
 
 class _Graph:
