@@ -396,14 +396,18 @@ def node(value: Any, name: Optional[str] = None, description: Optional[str] = No
 def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]] = None) -> Node:
     """Run one traced operation: unwrap the inputs, call, and record the result."""
     tracing = _tracing.get()
-    for a in args:  # a plain loop: this is the hot path of every traced operation
-        if type(a) in _CONTAINERS and containers.holds_nodes(a):
+    values = []
+    for a in args:  # one plain pass: this is the hot path of every traced operation
+        if isinstance(a, Node):
+            values.append(a._data)
+        elif type(a) in _CONTAINERS and containers.holds_nodes(a):
             return _apply_unwrapped(op, args, kwargs or {}, tracing)
-    if kwargs and any(type(v) in _CONTAINERS and containers.holds_nodes(v) for v in kwargs.values()):
-        return _apply_unwrapped(op, args, kwargs, tracing)
-    values = [a._data if isinstance(a, Node) else a for a in args]
+        else:
+            values.append(a)
     names = None
     if kwargs:
+        if any(type(v) in _CONTAINERS and containers.holds_nodes(v) for v in kwargs.values()):
+            return _apply_unwrapped(op, args, kwargs, tracing)
         kw_values = {k: (v._data if isinstance(v, Node) else v) for k, v in kwargs.items()}
         names = op.input_names(len(args)) + tuple(kwargs)
     else:
