@@ -47,10 +47,7 @@ def llm_call(system: Any, user: Any, *more_user: Any, temperature: Any = None, d
     def ask(system: Any, user: Any, temperature: Optional[float] = None, demos: Any = ()) -> str:
         if not isinstance(system, str) or not isinstance(user, str):
             raise TypeError(f"llm_call needs text: system is {type(system).__name__}, user is {type(user).__name__}")
-        extra = dict(options)
-        if temperature is not None:
-            extra["temperature"] = float(temperature)
-        return llm(chat_messages(system, user, demos), **extra)
+        return llm(chat_messages(system, user, demos), **_sampling(options, temperature))
 
     if demos is None:  # the operation as it always was (its recorded traffic unchanged)
         args = (system, user) if temperature is None else (system, user, temperature)
@@ -69,14 +66,16 @@ def _llm_call_parts(llm: Any, options: dict, system: Any, temperature: Any, user
     def ask(system: Any, temperature: Optional[float], *users: Any) -> str:
         if not isinstance(system, str) or not all(isinstance(u, str) for u in users):
             raise TypeError("llm_call needs text: system and every user message must be str")
-        extra = dict(options)
-        if temperature is not None:
-            extra["temperature"] = float(temperature)
         messages = [{"role": "system", "content": system}] + [{"role": "user", "content": u} for u in users]
-        return llm(messages, **extra)
+        return llm(messages, **_sampling(options, temperature))
 
     return apply(Operator("llm_call", ask, LLM_CALL_PARTS_DOC, ("system", "temperature")),
                  (system, temperature) + users)
+
+
+def _sampling(options: dict, temperature: Any) -> dict:
+    """The call's options, with the (traced) temperature when one was given."""
+    return {**options, "temperature": float(temperature)} if temperature is not None else dict(options)
 
 
 _shared = {}

@@ -15,7 +15,7 @@ import linecache
 import textwrap
 import warnings
 from contextvars import ContextVar
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from . import containers
 from .context import _reads, _tracing
@@ -138,42 +138,41 @@ class Bundle:
             return self.fn(*((instance,) if instance is not None else ()), *containers.to_data(args),
                            **containers.to_data(kwargs))
         call = self._prepare(instance, args, kwargs)
-        tracing_token = _tracing.set(call.tracing and self.traceable_code)
-        reads_token = _reads.set(call.reads)
-        inside_token = self._inside.set(True) if self._inside is not None else None
+        self._enter(call)
         try:
             result = call.fn(*call.arguments.args, **call.arguments.kwargs)
         except Exception as exc:
-            failure = self._failed(call, exc)
-            if failure is exc:
-                raise
-            raise failure from exc
+            self._fail(call, exc)
         finally:
-            if inside_token is not None:
-                self._inside.reset(inside_token)
-            _reads.reset(reads_token)
-            _tracing.reset(tracing_token)
+            self._leave(call)
         return self._record(call, result)
 
     async def _run_async(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Node:
         call = self._prepare(instance, args, kwargs)
-        # This coroutine runs in its caller's task (or its own, under gather): the switches it sets
-        # are that task's alone, so concurrent traced calls do not see each other's.
-        tracing_token = _tracing.set(call.tracing and self.traceable_code)
-        reads_token = _reads.set(call.reads)
+        self._enter(call)
         try:
             result = call.fn(*call.arguments.args, **call.arguments.kwargs)
             if inspect.isawaitable(result):  # a version run in an isolated worker answers with the value
                 result = await result
         except Exception as exc:
-            failure = self._failed(call, exc)
-            if failure is exc:
-                raise
-            raise failure from exc
+            self._fail(call, exc)
         finally:
-            _reads.reset(reads_token)
-            _tracing.reset(tracing_token)
+            self._leave(call)
         return self._record(call, result)
+
+    def _enter(self, call: "_Call") -> None:
+        """Set the switches the code runs under. They are this thread's or asyncio task's alone (a
+        coroutine runs in its caller's task, or its own under gather), so concurrent calls do not
+        see each other's."""
+        call.tokens = (_tracing.set(call.tracing and self.traceable_code), _reads.set(call.reads),
+                       self._inside.set(True) if self._inside is not None else None)
+
+    def _leave(self, call: "_Call") -> None:
+        tracing_token, reads_token, inside_token = call.tokens
+        if inside_token is not None:
+            self._inside.reset(inside_token)
+        _reads.reset(reads_token)
+        _tracing.reset(tracing_token)
 
     def _prepare(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> "_Call":
         """Bind the arguments, record each input as a parent, and find the current code."""
@@ -209,19 +208,16 @@ class Bundle:
             try:
                 call.fn = slot.function()
             except Exception as exc:  # the current code does not compile: the call fails, as a call
-                failure = self._failed(call, exc)
-                if failure is exc:
-                    raise
-                raise failure from exc
+                self._fail(call, exc)
         return call
 
-    def _failed(self, call: "_Call", exc: Exception) -> Exception:
-        """What a failed call raises: the error itself when it stops runs (or errors are not
+    def _fail(self, call: "_Call", exc: Exception) -> NoReturn:
+        """Raise what a failed call raises: the error itself when it stops runs (or errors are not
         caught), else a TraceExecutionError holding an ExceptionNode linked to the inputs."""
         if not self.catch_exceptions or stops_run(exc):
-            return exc
+            raise exc
         err = ExceptionNode(exc, call.op, tuple(call.parents) if call.tracing else (), tuple(call.names))
-        return TraceExecutionError(self._failure_message(exc, call.fn), err)
+        raise TraceExecutionError(self._failure_message(exc, call.fn), err) from exc
 
     def _record(self, call: "_Call", result: Any) -> Node:
         """The call's output node: its parents are the inputs (and the code parameter)."""
@@ -331,7 +327,7 @@ class BoundBundle:
 class _Call:
     """One call on its way through a bundle: what runs, on what, and what it read."""
 
-    __slots__ = ("op", "fn", "arguments", "parents", "names", "tracing", "reads")
+    __slots__ = ("op", "fn", "arguments", "parents", "names", "tracing", "reads", "tokens")
 
     def __init__(self, op: Any, fn: Callable, arguments: inspect.BoundArguments, parents: List[Node],
                  names: List[str], tracing: bool, reads: Optional[List[Node]]) -> None:

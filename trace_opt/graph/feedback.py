@@ -102,10 +102,9 @@ class FeedbackRecord:
     @property
     def graph(self) -> List[Tuple[int, "Node"]]:
         """The subgraph as Trace lists it: (depth from the parameter, node), parents first."""
-        depth: Dict["Node", int] = {}
-        for current in self.subgraph():
-            depth[current] = 1 + max((depth[p] for p in current.parents if p in depth), default=-1)
-        return sorted(((d, n) for n, d in depth.items()), key=lambda pair: pair[0])
+        from .traversal import leveled
+
+        return leveled(self.subgraph())
 
 
 class FeedbackRecords(list):

@@ -415,16 +415,8 @@ def apply(op: ops.Operator, args: Tuple[Any, ...], kwargs: Optional[Dict[str, An
     try:
         value = op.fn(*values, **kw_values)
     except Exception as exc:
-        if stops_run(exc):
-            raise
-        parents = _as_parents(args, kwargs) if tracing else ()
-        err = ExceptionNode(exc, op, parents, names)
-        raise TraceExecutionError(f"{op.name} raised {type(exc).__name__}: {exc}", err) from exc
-    if isinstance(value, Node):
-        value = value._data
-    if not tracing:
-        return Node(value, op.name)
-    return MessageNode(value, op, _as_parents(args, kwargs), names)
+        raise _failure(op, exc, _as_parents(args, kwargs) if tracing else (), names) from exc
+    return _output(op, value, _as_parents(args, kwargs) if tracing else (), names, tracing)
 
 
 _CONTAINERS = (list, tuple, dict)
@@ -440,15 +432,8 @@ def _apply_unwrapped(op: ops.Operator, args: Tuple[Any, ...], kwargs: Dict[str, 
     try:
         value = op.fn(*values, **kw_values)
     except Exception as exc:
-        if stops_run(exc):
-            raise
-        err = ExceptionNode(exc, op, tuple(parents) if tracing else (), tuple(names))
-        raise TraceExecutionError(f"{op.name} raised {type(exc).__name__}: {exc}", err) from exc
-    if isinstance(value, Node):
-        value = value._data
-    if not tracing:
-        return Node(value, op.name)
-    return MessageNode(value, op, tuple(parents), tuple(names))
+        raise _failure(op, exc, tuple(parents) if tracing else (), tuple(names)) from exc
+    return _output(op, value, tuple(parents), tuple(names), tracing)
 
 
 def _is_python_code(fn: Any) -> bool:
@@ -462,20 +447,32 @@ def _call_python(fn: Node, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Nod
     so feedback on the call reaches what the function used (a node of its object, say)."""
     tracing = _tracing.get()
     names = ops.CALL.input_names(1 + len(args)) + tuple(kwargs) if kwargs else None
+    parents = _as_parents((fn,) + args, kwargs) if tracing else ()
     try:
         result = fn._data(*args, **kwargs)
     except Exception as exc:
-        if stops_run(exc):
-            raise
-        parents = _as_parents((fn,) + args, kwargs) if tracing else ()
-        err = ExceptionNode(exc, ops.CALL, parents, names)
-        raise TraceExecutionError(f"{ops.CALL.name} raised {type(exc).__name__}: {exc}", err) from exc
-    value = result._data if isinstance(result, Node) else result
-    if not tracing:
-        return Node(value, ops.CALL.name)
-    parents = _as_parents((fn,) + args, kwargs)
+        raise _failure(ops.CALL, exc, parents, names) from exc
     inner = isinstance(result, Node) and all(result is not p for p in parents)
-    return MessageNode(value, ops.CALL, parents, names, info={"output": result} if inner else None)
+    return _output(ops.CALL, result, parents, names, tracing, {"output": result} if inner else None)
+
+
+def _failure(op: Any, exc: Exception, parents: Tuple[Node, ...], names: Optional[Tuple[str, ...]]) -> Exception:
+    """What a failed traced operation raises: TraceExecutionError holding the ExceptionNode
+    (re-raising at once an error that stops runs, untouched)."""
+    if stops_run(exc):
+        raise exc
+    err = ExceptionNode(exc, op, parents, names)
+    return TraceExecutionError(f"{op.name} raised {type(exc).__name__}: {exc}", err)
+
+
+def _output(op: Any, value: Any, parents: Tuple[Node, ...], names: Optional[Tuple[str, ...]], tracing: bool,
+            info: Optional[Dict[str, Any]] = None) -> Node:
+    """The node a traced operation's result becomes (a plain node when not tracing)."""
+    if isinstance(value, Node):
+        value = value._data
+    if not tracing:
+        return Node(value, op.name)
+    return MessageNode(value, op, parents, names, info=info)
 
 
 def _as_parents(args: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]]) -> Tuple[Node, ...]:

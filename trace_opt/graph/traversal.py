@@ -73,6 +73,15 @@ def linking_subgraph(outputs: Iterable[Node], sources: Iterable[Node]) -> List[N
     return linked
 
 
+def leveled(nodes: Iterable[Node]) -> List[Tuple[int, Node]]:
+    """(depth, node) pairs for nodes given parents first: a node is one deeper than its deepest
+    parent among them (0 for the first ones); shallowest first, as Trace lists a graph."""
+    depth: Dict[Node, int] = {}
+    for current in nodes:
+        depth[current] = 1 + max((depth[p] for p in current.parents if p in depth), default=-1)
+    return sorted(((d, n) for n, d in depth.items()), key=lambda pair: pair[0])
+
+
 def unique_names(nodes: Iterable[Node]) -> Dict[Node, str]:
     """A readable, unique label per node (``add:0``, ``add:1``, ``instructions:0``) for one export.
 

@@ -61,6 +61,13 @@ def open_accounts() -> Tuple[Account, ...]:
     return _open.get()
 
 
+def count(meter: UsageMeter, **deltas: float) -> None:
+    """Add a call's usage to its LLM's own meter and to every open accounting scope."""
+    meter.add(**deltas)
+    for account in _open.get():
+        account.add(**deltas)
+
+
 def budgets(own: Optional[Budget]) -> List[Budget]:
     """The budgets a call must fit: its LLM's own and every open scope's, each once."""
     found: List[Budget] = [own] if own is not None else []

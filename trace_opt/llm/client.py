@@ -199,9 +199,7 @@ class LLM:
 
     def _count(self, **deltas: float) -> None:
         """Add to this object's usage and to every open accounting scope's."""
-        self._meter.add(**deltas)
-        for account in accounts.open_accounts():
-            account.add(**deltas)
+        accounts.count(self._meter, **deltas)
 
     def _reserve(self, request: _Request) -> None:
         """Reserve the call in this LLM's budget and every open scope's (all or none)."""

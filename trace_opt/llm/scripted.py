@@ -98,10 +98,7 @@ class ScriptedLLM:
         if callable(reply) and not isinstance(reply, type):
             reply = reply(messages)
         words = sum(len(str(m.get("content", "")).split()) for m in messages)
-        deltas = dict(calls=1, prompt_tokens=words, completion_tokens=len(_as_text(reply).split()))
-        self._meter.add(**deltas)
-        for account in accounts.open_accounts():
-            account.add(**deltas)
+        accounts.count(self._meter, calls=1, prompt_tokens=words, completion_tokens=len(_as_text(reply).split()))
         health.record_answer()
         return reply
 

@@ -44,13 +44,10 @@ class TraceGraph:
         inner = (node.info or {}).get("output")
         if inner is None:
             raise ValueError(f"{node.name} is not a bundle traced with traceable_code=True: nothing to expand")
-        from ....graph.traversal import topological_order
+        from ....graph.traversal import leveled, topological_order
 
         expanded = TraceGraph([])
-        depth: dict = {}
-        for current in topological_order([inner]):
-            depth[current] = 1 + max((depth[p] for p in current.parents if p in depth), default=-1)
-        expanded.graph = sorted(((d, n) for n, d in depth.items()), key=lambda pair: pair[0])
+        expanded.graph = leveled(topological_order([inner]))
         expanded.user_feedback = self.user_feedback
         return expanded
 
