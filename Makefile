@@ -39,11 +39,12 @@ $(VENV)/.test-installed: requirements/test.lock requirements/demo.lock requireme
 
 # Re-resolve the locks (needs the dev extra installed: pip-tools).
 lock:
-	$(COMPILE) --extra local --extra torch --extra search --extra ray --find-links /opt/wheels -o requirements/demo.lock \
+	$(COMPILE) --extra local --extra torch --extra search --extra ray --extra serve --find-links /opt/wheels -o requirements/demo.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 	scripts/lock_model.sh > requirements/model.lock
 	$(COMPILE) -o requirements/llama-build.lock requirements/llama-build.in
-	$(COMPILE) --extra dev --extra torch --extra search --extra ray --find-links /opt/wheels -o requirements/test.lock \
+	$(COMPILE) --extra dev --extra torch --extra search --extra ray --extra serve --extra mlflow --extra wandb \
+		--extra otel --find-links /opt/wheels -o requirements/test.lock \
 		pyproject.toml requirements/build.in requirements/torch-cpu.in
 
 clean:

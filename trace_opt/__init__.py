@@ -7,6 +7,7 @@ from importlib import import_module
 from typing import Any
 
 from . import graph, optim
+from .data import Example, Prediction
 from .graph import (
     Bundle, Demos, ExceptionNode, Feedback, MessageNode, Module, Node, Parameter, TraceExecutionError, bundle,
     is_tracing, no_trace, node,
@@ -17,7 +18,7 @@ __version__ = "0.1.0"
 # Loaded on first use (like torch.optim after `import torch`): the LLM layer, the operators that
 # call it, the sandbox, training, the executors and the reports.
 _LAZY = {"llm": ".llm", "ops": ".ops", "sandbox": ".sandbox", "LLM": ".llm", "train": ".train", "exec": ".exec",
-         "report": ".report"}
+         "report": ".report", "compile": ".train"}
 
 
 def __getattr__(name: str) -> Any:
@@ -27,6 +28,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'trace_opt' has no attribute {name!r}")
 
 __all__ = [
-    "Bundle", "Demos", "ExceptionNode", "Feedback", "MessageNode", "Module", "Node", "Parameter", "TraceExecutionError",
-    "bundle", "graph", "is_tracing", "no_trace", "node", "optim", "__version__",
+    "Bundle", "Demos", "Example", "ExceptionNode", "Feedback", "MessageNode", "Module", "Node", "Parameter", "Prediction",
+    "TraceExecutionError", "bundle", "compile", "graph", "is_tracing", "no_trace", "node", "optim", "__version__",
 ]

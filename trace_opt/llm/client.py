@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple, Type, Ty
 import tenacity
 from pydantic import BaseModel
 
-from . import accounts, health, local, local_request, provider
+from . import accounts, health, local, local_request, provider, telemetry
 from .budget import Budget
 from .cache import ResponseCache, cache_key, default_cache
 from .errors import BudgetExceeded, LLMError, ProviderError, ReplyError, holds_secret, redact, truncate
@@ -139,6 +139,11 @@ class LLM:
         while not reask.done:
             reask.check(await self._acomplete(reask.messages, overrides, reask.response_format))
         return reask.result
+
+    def __deepcopy__(self, memo: dict) -> "LLM":
+        """A client is shared, not copied: a copy of an agent (``to.compile``'s) spends through the
+        same meter, cache and budget as the original."""
+        return self
 
     def __repr__(self) -> str:
         where = "embedded local server, started on first call" if self.local else self.api_base
@@ -265,15 +270,15 @@ class LLM:
         """The embedded server: queued, streamed, sized deadline, never retried behind itself."""
         return local_request.complete(self.model, request.messages, self._api_key, request.params, request.timeout)
 
-    def _begin(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
-               response_format: Optional[dict]) -> Union[_Request, str]:
-        """The cached reply, or the request with its budget reserved (to send)."""
-        request = self._request(messages, overrides, response_format)
+    def _begin(self, request: _Request) -> Optional[str]:
+        """The cached reply, or None with the call's budget reserved (to send)."""
         cached = self._cached(request)
-        if cached is not None:
-            return cached
-        self._reserve(request)
-        return request
+        if cached is None:
+            self._reserve(request)
+        return cached
+
+    def _span(self, request: _Request) -> Any:
+        return telemetry.chat_span(self.model, self.api_base, request.params, request.messages, [self._api_key])
 
     def _fail(self, request: _Request, error: BaseException, retries: int) -> NoReturn:
         """Give the reserved call back and raise: our own errors and interrupts as they are,
@@ -290,35 +295,39 @@ class LLM:
 
     def _complete(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
                   response_format: Optional[dict]) -> str:
-        request = self._begin(messages, overrides, response_format)
-        if isinstance(request, str):
-            return request
-        started, retries = time.monotonic(), [0]
-        try:
-            if self.local:
-                response = self._local(request)
-            else:
-                retrying = tenacity.Retrying(**self._retry_policy(retries))
-                response = retrying(provider.complete, *self._arguments(request, self.api_base))
-        except BaseException as error:
-            self._fail(request, error, retries[0])
-        return self._finish(request, response, started)
+        request = self._request(messages, overrides, response_format)
+        with self._span(request) as span:
+            cached = self._begin(request)
+            if cached is not None:
+                return span.cached(cached)
+            started, retries = time.monotonic(), [0]
+            try:
+                if self.local:
+                    response = self._local(request)
+                else:
+                    retrying = tenacity.Retrying(**self._retry_policy(retries))
+                    response = retrying(provider.complete, *self._arguments(request, self.api_base))
+            except BaseException as error:
+                self._fail(request, error, retries[0])
+            return span.answered(response, self._finish(request, response, started))
 
     async def _acomplete(self, messages: List[Dict[str, Any]], overrides: Dict[str, Any],
                          response_format: Optional[dict]) -> str:
-        request = self._begin(messages, overrides, response_format)
-        if isinstance(request, str):
-            return request
-        started, retries = time.monotonic(), [0]
-        try:
-            if self.local:  # one request at a time on that server anyway: a thread waits for it
-                response = await asyncio.to_thread(self._local, request)
-            else:
-                retrying = tenacity.AsyncRetrying(**self._retry_policy(retries))
-                response = await retrying(provider.acomplete, *self._arguments(request, self.api_base))
-        except BaseException as error:
-            self._fail(request, error, retries[0])
-        return self._finish(request, response, started)
+        request = self._request(messages, overrides, response_format)
+        with self._span(request) as span:
+            cached = self._begin(request)
+            if cached is not None:
+                return span.cached(cached)
+            started, retries = time.monotonic(), [0]
+            try:
+                if self.local:  # one request at a time on that server anyway: a thread waits for it
+                    response = await asyncio.to_thread(self._local, request)
+                else:
+                    retrying = tenacity.AsyncRetrying(**self._retry_policy(retries))
+                    response = await retrying(provider.acomplete, *self._arguments(request, self.api_base))
+            except BaseException as error:
+                self._fail(request, error, retries[0])
+            return span.answered(response, self._finish(request, response, started))
 
 
 class _Reask:

@@ -102,6 +102,11 @@ class ScriptedLLM:
         health.record_answer()
         return reply
 
+    def __deepcopy__(self, memo: dict) -> "ScriptedLLM":
+        """A client is shared, not copied: a copy of an agent (``to.compile``'s) spends through the
+        same meter, cache and budget as the original."""
+        return self
+
     def __repr__(self) -> str:
         return f"ScriptedLLM({len(self.replies)} replies left, {len(self.calls)} calls so far)"
 

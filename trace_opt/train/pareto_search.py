@@ -37,6 +37,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ..data import as_pair
 from ..exec import as_executor
 from ..graph import Module, no_trace
 from ..graph.errors import stops_run
@@ -54,7 +55,6 @@ from .progress import ProgressBar
 from .rollouts import Rollout, judge, named_rollout, send_feedback
 from .search_result import SearchResult
 from .sigterm import GracefulSigterm
-from .trainer import _pair
 
 log = logging.getLogger("trace_opt.train")
 SELECTIONS = ("pareto", "rank", "weights")
@@ -90,8 +90,8 @@ class ParetoSearch:
         if guide is None:
             raise TypeError("ParetoSearch needs a guide: a function (output, target) -> feedback, or a Guide")
         self.agent, self.guide = agent, as_guide(guide)
-        self.train = [_pair(r, "train") for r in train]
-        self.val = [_pair(r, "val") for r in (val or [])]
+        self.train = [as_pair(r, "train") for r in train]
+        self.val = [as_pair(r, "val") for r in (val or [])]
         if not self.train:
             raise ValueError("ParetoSearch needs train rows (the minibatches mutations learn from)")
         if not self.val:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
+from ..data import Example
 from ..graph import Module, Node, node
 
 log = logging.getLogger("trace_opt.train")
@@ -45,11 +46,19 @@ def named_rollout(agent: Module, item: Tuple[Optional[str], Any]) -> Rollout:
     output, error = None, None
     with accounting() as spent, scope:
         try:
-            output = node(_finished(agent(node(value, name="input"))))
+            output = node(_finished(_call(agent, value)))
         except Exception as exc:  # the agent's failure is feedback, never the trainer's crash
             error = exc
     usage = spent.usage
     return Rollout(output, error, usage.total_tokens, usage.cost_usd, time.perf_counter() - start)
+
+
+def _call(agent: Module, value: Any) -> Any:
+    """The agent on one input: an Example of several inputs goes in as keyword arguments, each its
+    own node (DSPy's ``program(**example.inputs())``); any other value as the one argument."""
+    if isinstance(value, Example):
+        return agent(**{key: node(field, name=key) for key, field in value.items()})
+    return agent(node(value, name="input"))
 
 
 def _finished(result: Any) -> Any:
@@ -64,15 +73,17 @@ def _finished(result: Any) -> Any:
     return asyncio.run(wait())
 
 
-def judge(guide: Any, output: Any, target: Any, failures: list) -> Tuple[Any, float]:
+def judge(guide: Any, output: Any, target: Any, failures: list, trace: Optional[Node] = None) -> Tuple[Any, float]:
     """(feedback, score) of one output; (None, 0.0) when the guide raised, the error added to
     ``failures`` (the guide's own failure: the agent's output is not to blame), unless it is an
-    error that stops the run (a budget spent, an LLM judge whose model is gone)."""
+    error that stops the run (a budget spent, an LLM judge whose model is gone). A guide that
+    ``takes_trace`` (a DSPy-style metric) also gets the output node, None when only scoring."""
     from ..graph.errors import stops_run
     from ..llm import BudgetExceeded
 
     try:
-        feedback = guide(output, target)
+        feedback = guide(output, target, trace=trace) if getattr(guide, "takes_trace", False) \
+            else guide(output, target)
     except BudgetExceeded:
         raise
     except Exception as exc:
@@ -100,7 +111,7 @@ def send_feedback(guide: Any, results: List[Rollout], batch: List[Tuple[Any, Any
             log.info("rollout failed: %s: %s", type(error).__name__, error)
             scores.append(0.0)
             continue
-        feedback, score = judge(guide, result.output.data, target, failures)
+        feedback, score = judge(guide, result.output.data, target, failures, trace=result.output)
         if feedback is not None:
             result.output.backward(feedback)
             last = result.output

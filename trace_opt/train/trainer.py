@@ -35,6 +35,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from ..data import as_pair, texts
 from ..graph import Module, Node, no_trace, to_json
 from ..graph.errors import stops_run
 from ..exec import as_executor
@@ -64,7 +65,8 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains ``agent`` (a Module) with ``optimizer`` on ``train`` rows of (input, target)."""
+    """Trains ``agent`` (a Module) with ``optimizer`` on ``train`` rows: (input, target) pairs,
+    {"input", "target"} dicts or ``Example`` rows with their inputs marked."""
 
     def __init__(self, agent: Module, optimizer: Any, train: Sequence[Any], val: Optional[Sequence[Any]] = None,
                  guide: Any = None, *, batch_size: int = 4, epochs: int = 1, executor: Any = None,
@@ -82,7 +84,7 @@ class Trainer:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.agent, self.optimizer, self.guide = agent, optimizer, as_guide(guide)
-        self.train, self.val = [_pair(r, "train") for r in train], [_pair(r, "val") for r in (val or [])]
+        self.train, self.val = [as_pair(r, "train") for r in train], [as_pair(r, "val") for r in (val or [])]
         if not self.train:
             raise ValueError("train is empty")
         self.batch_size, self.epochs, self.seed = batch_size, epochs, seed
@@ -114,11 +116,16 @@ class Trainer:
         """Train from the current step to the end; returns what happened. Every LLM call of the run
         (the agent's, however deep, the optimizer's, the guide's) is counted in ``self.account``
         and checked against the run's budget."""
-        from ..llm import accounting
+        from ..llm import accounting, telemetry
 
-        with accounting(self.budget) as account:
+        with accounting(self.budget) as account, telemetry.span("trace_opt.train.run", {
+                "trace_opt.agent": type(self.agent).__name__, "trace_opt.optimizer": type(self.optimizer).__name__,
+                "trace_opt.train.rows": len(self.train), "trace_opt.val.rows": len(self.val)}) as run:
             self.account = account
-            return self._fit()
+            result = self._fit()
+            run.set({"trace_opt.steps": result.steps, "trace_opt.best_val_score": result.best_val_score,
+                     "trace_opt.reason": result.reason})
+            return result
 
     def _fit(self) -> TrainResult:
         from ..llm import BudgetExceeded, health
@@ -191,8 +198,9 @@ class Trainer:
         self.since_best, self.history = state["since_best"], state["history"]
         return self.fit()
 
-    def evaluate(self, rows: Sequence[Tuple[Any, Any]]) -> float:
+    def evaluate(self, rows: Sequence[Any]) -> float:
         """Mean guide score over rows, without building a graph (a rollout that raises scores 0)."""
+        rows = [as_pair(row, "evaluation") for row in rows]
         with no_trace():
             results = self._rollouts([row[0] for row in rows])
         failures: List[Exception] = []
@@ -235,6 +243,16 @@ class Trainer:
 
     # -- one step ------------------------------------------------------------------------
     def _step(self, number: int, snapshot: Dict[str, Any]) -> Dict[str, Any]:
+        """One step inside its span (the parent of the step's LLM calls: rollouts, optimizer, validation)."""
+        from ..llm import telemetry
+
+        with telemetry.span("trace_opt.train.step", {"trace_opt.step": number}) as span:
+            record = self._run_step(number, snapshot)
+            span.set({f"trace_opt.{key}": record[key] for key in ("epoch", "train_score", "val_score", "accepted",
+                                                                   "rolled_back")})
+            return record
+
+    def _run_step(self, number: int, snapshot: Dict[str, Any]) -> Dict[str, Any]:
         epoch, batch = self._batch(number)
         self.optimizer.zero_feedback()
         results = self._rollouts([row[0] for row in batch])
@@ -302,7 +320,7 @@ class Trainer:
     def _guard(self, snapshot: Dict[str, Any]) -> List[str]:
         """Undo changes that bloat a parameter or copy a training example into it."""
         notes = []
-        examples = [str(x) for row in self.train for x in row if isinstance(x, str) and len(x) >= COPY_MIN_CHARS]
+        examples = [text for row in self.train for text in texts(row) if len(text) >= COPY_MIN_CHARS]
         changed = set(self.agent.changed_since(snapshot))
         for name, param in self.agent.named_parameters():
             value = param.data
@@ -361,14 +379,6 @@ class Trainer:
         if self._last_output is not None:
             write_json_atomic(self.run_dir / GRAPH, json.loads(to_json(self._last_output)))
         self._event("checkpoint", step=self.step_count, path=str(path))
-
-
-def _pair(row: Any, which: str) -> Tuple[Any, Any]:
-    if isinstance(row, dict) and {"input", "target"} <= row.keys():
-        return row["input"], row["target"]
-    if isinstance(row, (tuple, list)) and len(row) == 2:
-        return row[0], row[1]
-    raise TypeError(f"each {which} row must be (input, target) or a dict with 'input' and 'target', got {row!r:.80}")
 
 
 def _proposals(report: StepReport) -> List[Dict[str, Any]]:

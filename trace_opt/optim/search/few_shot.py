@@ -18,6 +18,7 @@ import copy
 import random
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from ...data import as_pair, target_value
 from ...graph import MessageNode, Parameter
 from ...graph.traversal import ancestors
 from ..base import Optimizer
@@ -156,8 +157,15 @@ def spread(demos: List[Demo]) -> List[Demo]:
 
 
 def _labelled(row: Any, index: int) -> Demo:
-    """A labelled training row as a demonstration: (input, output) of text."""
-    pair = row if isinstance(row, (list, tuple)) else (row.get("input"), row.get("target")) if isinstance(row, dict) else None
-    if pair is None or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-        raise TypeError(f"trainset row {index} must be an (input, output) pair of str, got {row!r:.80}")
+    """A labelled training row as a demonstration: (input, output) of text; an Example row gives
+    its one input and its one label."""
+    try:
+        pair = as_pair(row, "trainset")
+    except TypeError:
+        pair = None
+    if pair is not None:
+        pair = (pair[0], target_value(pair[1]))
+    if pair is None or not all(isinstance(x, str) for x in pair):
+        raise TypeError(f"trainset row {index} must be an (input, output) pair of str or an Example with one "
+                        f"input and one label of text, got {row!r:.80}")
     return (pair[0], pair[1])
