@@ -48,10 +48,11 @@ from ..optim.report import StepReport
 from . import pareto_front
 from .candidates import Candidate, Pool, values_key
 from .checkpoint import CHECKPOINT, checked_state, load_checkpoint, save_checkpoint
-from .events import EventLog, json_value
+from .events import json_value
 from .guide import as_guide
 from .merge import describe, merge, merge_pairs
 from .progress import ProgressBar
+from .run_log import RunLog, optional_log
 from .rollouts import Rollout, judge, named_rollout, send_feedback
 from .search_result import SearchResult
 from .sigterm import GracefulSigterm
@@ -77,7 +78,8 @@ class ParetoSearch:
                  cost: str = "auto", perfect_score: Optional[float] = 1.0, mutate: str = "one",
                  evaluate_candidates: bool = False, executor: Any = None,
                  checkpoint_dir: Union[str, Path, None] = None, seed: int = 0, progress: Optional[bool] = None,
-                 callbacks: Sequence[Callable[["ParetoSearch", Dict[str, Any]], Any]] = (), llm: Any = None) -> None:
+                 callbacks: Sequence[Callable[["ParetoSearch", Dict[str, Any]], Any]] = (), llm: Any = None,
+                 sinks: Sequence[Any] = ()) -> None:
         from ..llm import Account, Budget
 
         if not isinstance(agent, Module):
@@ -123,7 +125,8 @@ class ParetoSearch:
         self.perfect_score, self.seed = perfect_score, seed
         self.executor = as_executor(executor)
         self.run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.events = EventLog(self.run_dir) if self.run_dir else None
+        self.sinks = list(sinks)  # MLflow, W&B, ...: every event goes to them too
+        self.events = optional_log(self.run_dir, self.sinks)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.callbacks = list(callbacks)
         self.account = Account(None)
@@ -145,7 +148,7 @@ class ParetoSearch:
     def resume(self, run_dir: Union[str, Path, None] = None) -> SearchResult:
         """Continue a search from its last checkpoint (agent and optimizer built as before)."""
         if run_dir is not None:
-            self.run_dir, self.events = Path(run_dir), EventLog(run_dir)
+            self.run_dir, self.events = Path(run_dir), RunLog(run_dir, self.sinks)
         if self.run_dir is None:
             raise ValueError("resume() needs the search's checkpoint_dir")
         state = checked_state(load_checkpoint(self.run_dir), counters=("iteration", "rollouts"), tables=(), lists=("history",))

@@ -44,9 +44,10 @@ from ..optim.composite import as_optimizer
 from ..optim.report import StepReport
 from ..graph.serialize import remove_stale_temps, write_json_atomic
 from .checkpoint import CHECKPOINT, checked_state, load_checkpoint, save_checkpoint
-from .events import EventLog, json_value
+from .events import json_value
 from .guide import as_guide
 from .progress import ProgressBar
+from .run_log import RunLog, optional_log
 from .rollouts import Rollout, judge, rollout, send_feedback
 from .sigterm import GracefulSigterm
 
@@ -74,7 +75,7 @@ class Trainer:
                  callbacks: Sequence[Callable[["Trainer", Dict[str, Any]], Any]] = (),
                  max_param_chars: Optional[int] = None, reject_copies: bool = True, patience: Optional[int] = None,
                  seed: int = 0, progress: Optional[bool] = None, min_delta: float = 0.0,
-                 keep_ties: bool = False) -> None:
+                 keep_ties: bool = False, sinks: Sequence[Any] = ()) -> None:
         if not isinstance(agent, Module):
             raise TypeError(f"Trainer needs a trace_opt Module as agent, got {type(agent).__name__}")
         optimizer = as_optimizer(optimizer, "Trainer")  # the one optimizer contract (torch.optim ones adapted)
@@ -103,7 +104,8 @@ class Trainer:
             raise TypeError(f"budget must be a trace_opt.llm.Budget or None, got {type(budget).__name__}")
         self.budget = budget  # charged by every LLM call of the run, whichever object makes it
         self.account = Account(None)  # what this run's calls spent (replaced by fit()'s scope)
-        self.events = EventLog(self.run_dir) if self.run_dir else None
+        self.sinks = list(sinks)  # MLflow, W&B, ...: every event goes to them too
+        self.events = optional_log(self.run_dir, self.sinks)
         self.step_count, self.best_val, self.since_best, self.history = 0, None, 0, []
         self._last_output: Optional[Node] = None
 
@@ -185,7 +187,7 @@ class Trainer:
     def resume(self, run_dir: Union[str, Path, None] = None) -> TrainResult:
         """Continue a run from its last checkpoint (the agent and optimizer as they were built)."""
         if run_dir is not None:
-            self.run_dir, self.events = Path(run_dir), EventLog(run_dir)
+            self.run_dir, self.events = Path(run_dir), RunLog(run_dir, self.sinks)
         if self.run_dir is None:
             raise ValueError("resume() needs the run's checkpoint_dir")
         state = checked_state(load_checkpoint(self.run_dir))
