@@ -55,6 +55,109 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda: resume(args.run_dir), args.run_dir, "resume")
 
 
+def add_export(sub: "argparse._SubParsersAction") -> None:
+    parser = sub.add_parser("export", help="write a run's trained parameters to a file that Module.load() reads")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding checkpoint.json")
+    parser.add_argument("--out", metavar="PATH", help="where to write the file (default RUN_DIR/agent.json)")
+    parser.add_argument("--entry", metavar="ENTRY", help="FILE.py:FUNCTION that built the run's trainer "
+                        "(default: the one RUN_DIR/run.json names, for runs started with 'trace-opt run')")
+    parser.set_defaults(command=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    run_dir = Path(args.run_dir)
+    try:
+        agent = _trained_agent(run_dir, args.entry)
+        path = agent.save(Path(args.out) if args.out else run_dir / "agent.json")
+    except (OSError, ImportError, ValueError, TypeError) as error:
+        print(f"trace-opt export: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def _trained_agent(run_dir: "Path", entry: Optional[str]) -> object:
+    """The run's agent holding its checkpointed values: the Trainer's parameter file of the same
+    step when there is one (no user code runs), else the agent rebuilt as a resume rebuilds it (the
+    checkpoint keeps bare values; the file needs each parameter's kind, and code an optimizer
+    accepted stays isolated once loaded)."""
+    from .train import Trainer
+    from .train.checkpoint import CHECKPOINT, checked_state, load_checkpoint
+    from .train.launch import load_factory
+
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} {'is not a directory' if run_dir.exists() else 'does not exist'}")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise FileNotFoundError(f"{run_dir} has no {CHECKPOINT}: not a run directory, or no step was saved yet")
+    state = checked_state(load_checkpoint(run_dir))
+    saved = _saved_parameters(run_dir, state["agent"]) if entry is None else None
+    if saved is not None:
+        return saved
+    entry = entry or _run_entry(run_dir)
+    trainer = load_factory(entry)(run_dir)
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"{entry} must return a Trainer, got {type(trainer).__name__}")
+    trainer.agent.load_state_dict(state["agent"])
+    if state.get("optimizer") is not None:  # LLM optimizers mark the code they accepted as isolated
+        trainer.optimizer.load_state_dict(state["optimizer"])
+    return trainer.agent
+
+
+class _SavedParameters:
+    """A run's parameter file, written back out as it is (``save`` is all export needs of an agent)."""
+
+    def __init__(self, document: dict) -> None:
+        self.document = document
+
+    def save(self, path: "Path") -> "Path":
+        from .graph.serialize import write_json_atomic
+
+        return write_json_atomic(path, self.document)
+
+
+def _saved_parameters(run_dir: "Path", values: dict) -> Optional[_SavedParameters]:
+    """The Trainer's RUN_DIR/parameters.json when it holds exactly the checkpoint's values (a kill
+    between the two writes leaves it a step behind: then None, and the agent is rebuilt)."""
+    import json
+
+    from .graph.files import FORMAT
+    from .graph.serialize import encode_value
+    from .sandbox import bounded_json
+    from .train.trainer import PARAMETERS
+
+    try:
+        document = bounded_json.loads((run_dir / PARAMETERS).read_bytes(), what=PARAMETERS)
+    except (OSError, ValueError):
+        return None
+    entries = document.get("parameters") if isinstance(document, dict) and document.get("format") == FORMAT else None
+    if not isinstance(entries, dict) or entries.keys() != values.keys():
+        return None
+    same = all(isinstance(e, dict) and e.get("value") == json.loads(json.dumps(encode_value(values[name]), default=repr))
+               for name, e in entries.items())
+    return _SavedParameters(document) if same else None
+
+
+def _run_entry(run_dir: "Path") -> str:
+    """The factory 'trace-opt run' recorded; a run started from Python names it with --entry."""
+    import json
+
+    from .train.launch import RUN_FILE
+
+    record = run_dir / RUN_FILE
+    if not record.is_file():
+        raise FileNotFoundError(f"{run_dir} has no {RUN_FILE} (it was not started with trace-opt run): name the "
+                                "function that builds its trainer with --entry FILE.py:FUNCTION")
+    try:
+        entry = json.loads(record.read_text(encoding="utf-8")).get("entry")
+    except (ValueError, AttributeError):
+        entry = None
+    if not isinstance(entry, str):
+        raise ValueError(f"{record} does not name an entry (FILE.py:FUNCTION or MODULE:FUNCTION)")
+    return entry
+
+
 def _train(go: Callable[[], object], run_dir: str, name: str) -> int:
     from .report import write_report
 
@@ -159,7 +262,7 @@ def _without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])) if "@" in parts.netloc else url
 
 
-SUBCOMMANDS = [add_run, add_resume, add_report, add_doctor]  # one entry per subcommand
+SUBCOMMANDS = [add_run, add_resume, add_export, add_report, add_doctor]  # one entry per subcommand
 
 
 def build_parser() -> argparse.ArgumentParser:

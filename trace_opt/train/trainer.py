@@ -53,6 +53,7 @@ from .sigterm import GracefulSigterm
 
 log = logging.getLogger("trace_opt.train")
 GRAPH = "graph.json"  # the last step's trace, beside the checkpoint
+PARAMETERS = "parameters.json"  # the kept values as Module.save writes them (kinds, isolated code): what serves
 COPY_MIN_CHARS = 20  # a training string at least this long found verbatim in a parameter is a copy
 VAL_MEMORY = 256     # validation scores remembered (per set of parameter values)
 
@@ -191,7 +192,7 @@ class Trainer:
         if self.run_dir is None:
             raise ValueError("resume() needs the run's checkpoint_dir")
         state = checked_state(load_checkpoint(self.run_dir))
-        for name in (CHECKPOINT, GRAPH):
+        for name in (CHECKPOINT, GRAPH, PARAMETERS):
             remove_stale_temps(self.run_dir / name)  # a write that a kill cut short left its temp file
         self.agent.load_state_dict(state["agent"])
         if state.get("optimizer") is not None:
@@ -378,6 +379,7 @@ class Trainer:
                               f"{self.run_dir / CHECKPOINT} still holds the previous one")
             failure.errno = exc.errno
             raise failure from exc
+        self.agent.save(self.run_dir / PARAMETERS)
         if self._last_output is not None:
             write_json_atomic(self.run_dir / GRAPH, json.loads(to_json(self._last_output)))
         self._event("checkpoint", step=self.step_count, path=str(path))
