@@ -79,9 +79,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _trained_agent(run_dir: "Path", entry: Optional[str]) -> object:
-    """The run's agent holding its checkpointed values: the Trainer's parameter file of the same
-    step when there is one (no user code runs), else the agent rebuilt as a resume rebuilds it (the
-    checkpoint keeps bare values; the file needs each parameter's kind, and code an optimizer
+    """The run's agent holding its checkpointed values: written from the checkpoint alone when it
+    says each parameter's kind and runner (no user code runs), else rebuilt as a resume rebuilds
+    it (an older checkpoint keeps bare values; the file needs each kind, and code an optimizer
     accepted stays isolated once loaded)."""
     from .train import Trainer
     from .train.checkpoint import CHECKPOINT, checked_state, load_checkpoint
@@ -92,9 +92,8 @@ def _trained_agent(run_dir: "Path", entry: Optional[str]) -> object:
     if not (run_dir / CHECKPOINT).is_file():
         raise FileNotFoundError(f"{run_dir} has no {CHECKPOINT}: not a run directory, or no step was saved yet")
     state = checked_state(load_checkpoint(run_dir))
-    saved = _saved_parameters(run_dir, state["agent"]) if entry is None else None
-    if saved is not None:
-        return saved
+    if entry is None and _described(state) is not None:
+        return _Described(state)
     entry = entry or _run_entry(run_dir)
     trainer = load_factory(entry)(run_dir)
     if not isinstance(trainer, Trainer):
@@ -105,38 +104,28 @@ def _trained_agent(run_dir: "Path", entry: Optional[str]) -> object:
     return trainer.agent
 
 
-class _SavedParameters:
-    """A run's parameter file, written back out as it is (``save`` is all export needs of an agent)."""
+def _described(state: dict) -> Optional[dict]:
+    """The checkpoint's table of kinds and runners when it covers exactly the checkpointed values."""
+    described = state.get("agent_file")
+    table = described.get("parameters") if isinstance(described, dict) else None
+    if not isinstance(table, dict) or table.keys() != state["agent"].keys() or \
+            not all(isinstance(entry, dict) and isinstance(entry.get("kind"), str) for entry in table.values()):
+        return None
+    return described
 
-    def __init__(self, document: dict) -> None:
-        self.document = document
+
+class _Described:
+    """A checkpoint's agent written as ``Module.save`` writes it (``save`` is all export needs)."""
+
+    def __init__(self, state: dict) -> None:
+        self.described, self.values = _described(state), state["agent"]
 
     def save(self, path: "Path") -> "Path":
+        from .graph.files import document
         from .graph.serialize import write_json_atomic
 
-        return write_json_atomic(path, self.document)
-
-
-def _saved_parameters(run_dir: "Path", values: dict) -> Optional[_SavedParameters]:
-    """The Trainer's RUN_DIR/parameters.json when it holds exactly the checkpoint's values (a kill
-    between the two writes leaves it a step behind: then None, and the agent is rebuilt)."""
-    import json
-
-    from .graph.files import FORMAT
-    from .graph.serialize import encode_value
-    from .sandbox import bounded_json
-    from .train.trainer import PARAMETERS
-
-    try:
-        document = bounded_json.loads((run_dir / PARAMETERS).read_bytes(), what=PARAMETERS)
-    except (OSError, ValueError):
-        return None
-    entries = document.get("parameters") if isinstance(document, dict) and document.get("format") == FORMAT else None
-    if not isinstance(entries, dict) or entries.keys() != values.keys():
-        return None
-    same = all(isinstance(e, dict) and e.get("value") == json.loads(json.dumps(encode_value(values[name]), default=repr))
-               for name, e in entries.items())
-    return _SavedParameters(document) if same else None
+        return write_json_atomic(path, document(str(self.described.get("module")), self.described["parameters"],
+                                                self.values))
 
 
 def _run_entry(run_dir: "Path") -> str:

@@ -94,7 +94,8 @@ def run_dir(tmp_path_factory):
     """A run directory trained for one real step, started as `trace-opt run` starts one."""
     run_dir = tmp_path_factory.mktemp("run")
     result = launch.start(ENTRY, run_dir)
-    assert (result.steps, result.best_val_score) == (1, 1.0), result
+    steps = [e for e in to.train.read_events(run_dir) if e["event"] == "step"]
+    assert (result.steps, result.best_val_score) == (1, 1.0), (result, [s["reason"] for s in steps])
     return run_dir
 
 
@@ -232,14 +233,15 @@ def test_export_names_what_is_wrong(run_dir, exported, tmp_path):
     (torn / "checkpoint.json").write_text(checkpoint[: len(checkpoint) // 2], encoding="utf-8")  # a cut write
     corrupt = cli("export", str(torn))
     assert corrupt.returncode == 2 and "is not a usable checkpoint" in corrupt.stderr
-    unnamed = tmp_path / "from_python"  # a run started from Python records no entry: its parameter file
-    unnamed.mkdir()                     # answers, and without one (an older run) --entry is needed
+    unnamed = tmp_path / "from_python"  # a run started from Python records no entry: its checkpoint
+    unnamed.mkdir()                     # describes the agent, and without that (an older run) --entry is needed
     (unnamed / "checkpoint.json").write_text(checkpoint, encoding="utf-8")
-    (unnamed / "parameters.json").write_text((run_dir / "parameters.json").read_text(encoding="utf-8"))
-    from_file = cli("export", str(unnamed), "--out", str(tmp_path / "from_file.json"))
-    assert from_file.returncode == 0, from_file.stderr
-    assert (tmp_path / "from_file.json").read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
-    (unnamed / "parameters.json").unlink()
+    from_checkpoint = cli("export", str(unnamed), "--out", str(tmp_path / "from_checkpoint.json"))
+    assert from_checkpoint.returncode == 0, from_checkpoint.stderr
+    assert (tmp_path / "from_checkpoint.json").read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
+    older = json.loads(checkpoint)
+    del older["agent_file"]
+    (unnamed / "checkpoint.json").write_text(json.dumps(older), encoding="utf-8")
     no_entry = cli("export", str(unnamed))
     assert no_entry.returncode == 2 and "run.json" in no_entry.stderr and "--entry" in no_entry.stderr
     for done in (missing, empty, corrupt, no_entry):

@@ -20,15 +20,23 @@ VERSION = 1
 
 def save_parameters(params: Dict[str, Parameter], path: Union[str, Path], owner: str) -> Path:
     """Write name -> value (and kind, and runner for isolated code) to a JSON file, atomically."""
-    document = {
-        "format": FORMAT,
-        "version": VERSION,
-        "module": owner,
-        "parameters": {name: {"kind": p.kind, "value": encode_value(p.data),
-                              **({"runner": runner_to_json(p.code_runner)} if p.code_runner else {})}
-                       for name, p in params.items()},
-    }
-    return write_json_atomic(path, document)
+    return write_json_atomic(path, document(owner, describe(params), {name: p.data for name, p in params.items()}))
+
+
+def describe(params: Dict[str, Parameter]) -> Dict[str, Dict[str, Any]]:
+    """What a file says of each parameter besides its value: its kind, and how accepted code runs
+    (a checkpoint keeps this beside the values, so a run directory can be exported as a file)."""
+    return {name: {"kind": p.kind, **({"runner": runner_to_json(p.code_runner)} if p.code_runner else {})}
+            for name, p in params.items()}
+
+
+def document(owner: str, described: Dict[str, Dict[str, Any]], values: Dict[str, Any]) -> Dict[str, Any]:
+    """A parameter file's content from ``describe``'s table and the values."""
+    entries = {}
+    for name, entry in described.items():
+        entries[name] = {"kind": entry["kind"], "value": encode_value(values[name]),
+                         **({"runner": entry["runner"]} if entry.get("runner") is not None else {})}
+    return {"format": FORMAT, "version": VERSION, "module": owner, "parameters": entries}
 
 
 def load_parameters(params: Dict[str, Parameter], path: Union[str, Path], owner: str) -> None:

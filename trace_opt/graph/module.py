@@ -76,6 +76,10 @@ class Module:
         """Write every parameter to a JSON file, atomically."""
         return files.save_parameters(self._parameters_by_name(), path, type(self).__qualname__)
 
+    def described(self) -> Dict[str, Any]:
+        """What ``save`` writes besides the values: the class and each parameter's kind and runner."""
+        return {"module": type(self).__qualname__, "parameters": files.describe(self._parameters_by_name())}
+
     def load(self, path: Union[str, Path]) -> None:
         """Load a file written by save() into the existing parameter objects (so optimizers
         built before keep working). A mismatch raises ValueError and changes nothing."""

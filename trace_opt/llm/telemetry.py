@@ -20,7 +20,7 @@ from .redaction import redact
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 TRACER_NAME = "trace_opt"
 _settings: Dict[str, Any] = {"provider": None, "capture": None}
-_tracers: Dict[int, Any] = {}   # provider id -> its tracer (a provider lives as long as the process)
+_last: List[Any] = [None, None]   # [provider, its tracer]: held, so a provider is never mistaken for another
 
 
 def instrument(tracer_provider: Any = None, capture_content: Optional[bool] = None) -> None:
@@ -41,10 +41,9 @@ def _tracer() -> Any:
         if api is None:
             return None
         provider = api.get_tracer_provider()
-    tracer = _tracers.get(id(provider))
-    if tracer is None:
-        tracer = _tracers[id(provider)] = provider.get_tracer(TRACER_NAME)
-    return tracer
+    if _last[0] is not provider:
+        _last[:] = [provider, provider.get_tracer(TRACER_NAME)]
+    return _last[1]
 
 
 def capturing_content() -> bool:

@@ -12,7 +12,6 @@ says what to install: nothing falls back to weaker isolation.
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import importlib.util
 import os
@@ -124,28 +123,34 @@ def _open_parents(binds: List[str]) -> List[str]:
 _ROOT_NAMESPACE_LOCK = threading.Lock()
 
 
+# The holder enters its new user namespace itself (a fresh, single-threaded interpreter), rather than
+# in a preexec_fn after fork: a library's at-fork handler that starts a thread in the child (wandb's
+# does) makes unshare(CLONE_NEWUSER) fail there with EINVAL.
+_HOLDER = ("import ctypes, os, sys\n"
+           "libc = ctypes.CDLL(None, use_errno=True)\n"
+           "if libc.unshare(%d) != 0:\n"
+           "    sys.stdout.write('errno %%d' %% ctypes.get_errno()); sys.stdout.flush(); sys.exit(1)\n"
+           "sys.stdout.write('ready'); sys.stdout.flush()\n"
+           "os.read(0, 1)\n")
+
+
 @functools.lru_cache(maxsize=1)
 def _root_user_namespace() -> int:
     """A user namespace mapping only root and nobody (to themselves), held open by a descriptor."""
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def enter_new_namespace():
-        if libc.unshare(_CLONE_NEWUSER) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER)")
-
+    holder = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HOLDER % _CLONE_NEWUSER],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        holder = subprocess.Popen([sys.executable, "-I", "-S", "-c", "import os; os.read(0, 1)"],
-                                  stdin=subprocess.PIPE, preexec_fn=enter_new_namespace)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise IsolationUnavailable(f"the kernel refused a user namespace ({exc}): isolated execution "
-                                   "needs user namespaces (sysctl user.max_user_namespaces > 0)") from None
-    try:
+        said = os.read(holder.stdout.fileno(), 64).decode("ascii", "replace")
+        if said != "ready":
+            raise IsolationUnavailable(f"the kernel refused a user namespace (unshare: {said or 'no answer'}): "
+                                       "isolated execution needs user namespaces (sysctl user.max_user_namespaces > 0)")
         for name in ("uid_map", "gid_map"):
             with open(f"/proc/{holder.pid}/{name}", "w") as f:
                 f.write(f"0 0 1\n{_NOBODY} {_NOBODY} 1\n")
         return os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         holder.stdin.close()
+        holder.stdout.close()
         holder.wait()
 
 

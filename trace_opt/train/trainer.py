@@ -10,7 +10,9 @@ not raise the best validation score by more than nothing (and by ``min_delta``) 
 a tie keeps the incumbent (``keep_ties=True`` restores the old rule, for searches that must walk
 across plateaus). Validation scores are remembered per parameter values, so a candidate the
 optimizer already scored is not run again. After every step a checkpoint is written
-atomically and an event appended to ``events.jsonl``; ``resume()`` continues a killed run
+atomically (with what ``trace-opt export`` needs to write the kept values as ``Module.save`` does)
+and an event appended to ``events.jsonl`` and sent to every sink (``sinks=``: MLflow, W&B, see
+train/sinks); ``resume()`` continues a killed run
 from its last checkpoint. A ``BudgetExceeded`` anywhere ends the run cleanly: the step in
 flight is undone and the last checkpoint stays as it was.
 
@@ -53,7 +55,6 @@ from .sigterm import GracefulSigterm
 
 log = logging.getLogger("trace_opt.train")
 GRAPH = "graph.json"  # the last step's trace, beside the checkpoint
-PARAMETERS = "parameters.json"  # the kept values as Module.save writes them (kinds, isolated code): what serves
 COPY_MIN_CHARS = 20  # a training string at least this long found verbatim in a parameter is a copy
 VAL_MEMORY = 256     # validation scores remembered (per set of parameter values)
 
@@ -192,7 +193,7 @@ class Trainer:
         if self.run_dir is None:
             raise ValueError("resume() needs the run's checkpoint_dir")
         state = checked_state(load_checkpoint(self.run_dir))
-        for name in (CHECKPOINT, GRAPH, PARAMETERS):
+        for name in (CHECKPOINT, GRAPH):
             remove_stale_temps(self.run_dir / name)  # a write that a kill cut short left its temp file
         self.agent.load_state_dict(state["agent"])
         if state.get("optimizer") is not None:
@@ -372,6 +373,7 @@ class Trainer:
         optimizer_state = self.optimizer.state_dict()
         try:
             path = save_checkpoint(self.run_dir, {"step": self.step_count, "agent": self.agent.state_dict(),
+                                                  "agent_file": self.agent.described(),  # trace-opt export
                                                   "optimizer": optimizer_state, "best_val_score": self.best_val,
                                                   "since_best": self.since_best, "history": self.history})
         except OSError as exc:  # a full disk: the write left the previous checkpoint as it was
@@ -379,7 +381,6 @@ class Trainer:
                               f"{self.run_dir / CHECKPOINT} still holds the previous one")
             failure.errno = exc.errno
             raise failure from exc
-        self.agent.save(self.run_dir / PARAMETERS)
         if self._last_output is not None:
             write_json_atomic(self.run_dir / GRAPH, json.loads(to_json(self._last_output)))
         self._event("checkpoint", step=self.step_count, path=str(path))
