@@ -32,7 +32,8 @@ def test_a_trainer_run_is_logged_to_a_real_mlflow_store_and_holds_no_secret(tmp_
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = shouting_run(tmp_path, monkeypatch, to.train.sinks.MLflowSink(uri, experiment="shouting"))
+    result = shouting_run(tmp_path, monkeypatch, to.train.sinks.MLflowSink(
+        uri, experiment="shouting", artifact_location=str(tmp_path / "artifacts")))
     client = MlflowClient(uri)
     [run] = client.search_runs([client.get_experiment_by_name("shouting").experiment_id])
     assert run.info.status == "FINISHED" and run.data.tags["trace_opt.reason"] == "done"
@@ -64,7 +65,7 @@ def test_a_search_logs_each_candidate_as_a_nested_mlflow_run(tmp_path):
     agent = Styler()
     search = ParetoSearch(agent, ScriptedMutation(agent, [{"case": "upper"}, {"mark": "!"}]), STYLE_ROWS, STYLE_ROWS,
                           exact, minibatch_size=len(STYLE_ROWS), max_iterations=3, seed=4, progress=False,
-                          checkpoint_dir=tmp_path / "run", sinks=[to.train.sinks.MLflowSink(uri, "search")])
+                          checkpoint_dir=tmp_path / "run", sinks=[to.train.sinks.MLflowSink(uri, "search", artifact_location=str(tmp_path / "artifacts"))])
     result = search.fit()
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("search").experiment_id])

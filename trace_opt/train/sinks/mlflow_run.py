@@ -22,7 +22,8 @@ RUN_ID_FILE = "mlflow_run.json"
 
 class MLflowSink(RunSink):
     def __init__(self, tracking_uri: Optional[str] = None, experiment: str = "trace_opt",
-                 run_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None) -> None:
+                 run_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
+                 artifact_location: Optional[str] = None) -> None:
         import mlflow
         from mlflow.tracking import MlflowClient
 
@@ -30,6 +31,7 @@ class MLflowSink(RunSink):
         self.tracking_uri = tracking_uri or mlflow.get_tracking_uri()
         self.client = MlflowClient(self.tracking_uri)
         self.experiment, self.run_name, self.tags = experiment, run_name, dict(tags or {})
+        self.artifact_location = artifact_location  # for a new experiment (MLflow's default: ./mlruns)
         self.run_id: Optional[str] = None
         self.candidates: Dict[int, str] = {}
 
@@ -90,7 +92,7 @@ class MLflowSink(RunSink):
     def _create(self, name: str, tags: Dict[str, str]) -> str:
         experiment = self.client.get_experiment_by_name(self.experiment)
         experiment_id = experiment.experiment_id if experiment is not None else \
-            self.client.create_experiment(self.experiment)
+            self.client.create_experiment(self.experiment, artifact_location=self.artifact_location)
         return self.client.create_run(experiment_id, run_name=clean(name),
                                       tags={k: clean(v) for k, v in tags.items()}).info.run_id
 
